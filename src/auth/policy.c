@@ -1,0 +1,86 @@
+/* policy.c - authorization decisions, see policy.h. */
+#include <string.h>
+
+#include "auth/auth.h"
+#include "auth/policy.h"
+#include "http/http.h"
+
+int policy_anyone(const struct http_req *req, struct souk_errinfo *ei)
+{
+    if (!req->user && req->auth_err)
+        return souk_fail(ei, SOUK_TOKEN_INVALID,
+                         "The access token is invalid, expired or revoked.");
+    return SOUK_OK;
+}
+
+int policy_user(const struct http_req *req, struct souk_errinfo *ei)
+{
+    int err = policy_anyone(req, ei);
+
+    if (err)
+        return err;
+    if (!req->user)
+        return souk_fail(ei, SOUK_UNAUTHENTICATED,
+                         "Authentication credentials were not provided.");
+    return SOUK_OK;
+}
+
+static int require_role(const struct http_req *req, int role, struct souk_errinfo *ei)
+{
+    int err = policy_user(req, ei);
+
+    if (err)
+        return err;
+    if (req->user->role != role)
+        return souk_fail(ei, SOUK_FORBIDDEN,
+                         "You do not have permission to perform this action.");
+    return SOUK_OK;
+}
+
+int policy_admin(const struct http_req *req, struct souk_errinfo *ei)
+{
+    return require_role(req, AUTH_ROLE_ADMIN, ei);
+}
+
+int policy_vendor(const struct http_req *req, struct souk_errinfo *ei)
+{
+    return require_role(req, AUTH_ROLE_VENDOR, ei);
+}
+
+static int is_owner(const struct http_req *req, const char *owner_user_id)
+{
+    return req->user && owner_user_id && strcmp(req->user->id, owner_user_id) == 0;
+}
+
+int policy_owner(const struct http_req *req, const char *owner_user_id, struct souk_errinfo *ei)
+{
+    int err = policy_user(req, ei);
+
+    if (err)
+        return err;
+    if (!is_owner(req, owner_user_id))
+        return souk_fail(ei, SOUK_FORBIDDEN, "Only the owner may do this.");
+    return SOUK_OK;
+}
+
+int policy_owner_or_admin(const struct http_req *req, const char *owner_user_id,
+                          struct souk_errinfo *ei)
+{
+    int err = policy_user(req, ei);
+
+    if (err)
+        return err;
+    if (!is_owner(req, owner_user_id) && req->user->role != AUTH_ROLE_ADMIN)
+        return souk_fail(ei, SOUK_FORBIDDEN, "Only the owner or an administrator may do this.");
+    return SOUK_OK;
+}
+
+int policy_sees_private(const struct http_req *req, const char *owner_user_id)
+{
+    return is_owner(req, owner_user_id) || (req->user && req->user->role == AUTH_ROLE_ADMIN);
+}
+
+int policy_self_assignable_role(int role)
+{
+    return role == AUTH_ROLE_CUSTOMER || role == AUTH_ROLE_VENDOR;
+}

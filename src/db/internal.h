@@ -1,0 +1,110 @@
+/* internal.h - private contract between the files of src/db/.
+ *
+ * db.c owns the pool, parameters, results, transactions, hooks, fault
+ * injection and the translation of errors into souk errors. A driver
+ * (sqlite.c, pgsql.c) fills a struct db_driver: it opens one connection,
+ * runs one prepared statement into a materialised struct db_res, runs a
+ * multi-statement script, and classifies its own error codes. Nothing here is
+ * visible outside src/db/.
+ *
+ * Threads: a struct db_conn is used by one thread at a time (the one that
+ * acquired it), so nothing inside a connection (driver handle, statement
+ * cache, hooks) is locked. Only the pool in struct db is shared.
+ */
+#ifndef SOUK_DB_INTERNAL_H
+#define SOUK_DB_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stddef.h>
+#include "db/db.h"
+
+/* ---- statement cache: SQL text -> driver value (per connection) -------- */
+
+#define DB_CACHE_BUCKETS 256
+#define DB_CACHE_MAX     1024 /* beyond this, statements are prepared for one use */
+
+struct db_cache_entry {
+    char *sql;
+    void *val;
+    struct db_cache_entry *next;
+};
+
+struct db_cache {
+    struct db_cache_entry *bucket[DB_CACHE_BUCKETS];
+    int n;
+};
+
+void *db_cache_get(const struct db_cache *c, const char *sql);
+/* Stores val under a copy of sql. -1 (nothing stored) when the cache is full. */
+int db_cache_put(struct db_cache *c, const char *sql, void *val);
+/* Empties the cache, passing each value to free_val (may be NULL). */
+void db_cache_clear(struct db_cache *c, void (*free_val)(void *val));
+
+/* ---- materialised results ---------------------------------------------- */
+
+struct db_res *db_res_new(int ncols);
+void db_res_set_name(struct db_res *r, int col, const char *name);
+/* Appends an empty row (every cell NULL) and returns its index. */
+int db_res_add_row(struct db_res *r);
+/* Sets a cell of the last row; s == NULL stores SQL NULL. */
+void db_res_set_cell(struct db_res *r, int col, const char *s, size_t len);
+
+/* ---- connections and drivers ------------------------------------------- */
+
+struct db_hook {
+    void (*fn)(void *arg);
+    void *arg;
+    void (*free_arg)(void *arg);
+    struct db_hook *next;
+};
+
+struct db_conn {
+    struct db *db;
+    const struct db_driver *drv; /* the pool's driver */
+    void *h;                     /* the driver's connection state */
+    struct db_cache cache;       /* SQL text -> sqlite3_stmt* or PostgreSQL statement name */
+    int broken;                  /* the connection was lost: reconnect on next acquire */
+    int in_tx;                   /* inside db_tx_run */
+    struct db_hook *hooks, **hooks_tail; /* after-commit hooks, in registration order */
+};
+
+struct db_driver {
+    enum db_dialect dialect;
+    const char *begin_sql; /* starts a transaction with the isolation we want */
+    /* Opens c->h to target (a file path or a libpq conninfo). */
+    int (*connect)(struct db_conn *c, const char *target, struct souk_errinfo *ei);
+    /* Closes c->h and empties the statement cache; c->h may be NULL. */
+    void (*disconnect)(struct db_conn *c);
+    /* Re-establishes a lost connection (cache emptied). 0 ok. */
+    int (*reconnect)(struct db_conn *c, const char *target, struct souk_errinfo *ei);
+    /* Runs one statement. out and changed may be NULL. */
+    int (*query)(struct db_conn *c, const char *sql, const struct db_param *p, int np,
+                 struct db_res **out, int64_t *changed, struct souk_errinfo *ei);
+    /* Runs several statements without parameters. */
+    int (*script)(struct db_conn *c, const char *sql, struct souk_errinfo *ei);
+    /* Non-zero when the server side has a transaction open (or failed). */
+    int (*tx_open)(struct db_conn *c);
+};
+
+extern const struct db_driver db_driver_sqlite;
+extern const struct db_driver db_driver_pgsql;
+
+/* Turns a classified driver failure into the souk error: sets ei->detail,
+ * logs (error for SOUK_INTERNAL, warning for SOUK_UNAVAILABLE, debug for the
+ * rest), and marks the connection broken on SOUK_UNAVAILABLE. `sql` (may be
+ * NULL) goes into the log only; parameters never do. Returns err. */
+int db_fail_driver(struct db_conn *c, int err, const char *msg, const char *sql,
+                   struct souk_errinfo *ei);
+
+/* db_query/db_exec for src/db itself (migrations): not counted by fault
+ * injection. out and changed may be NULL. */
+int db_conn_query(struct db_conn *c, const char *sql, const struct db_param *p, int np,
+                  struct db_res **out, int64_t *changed, struct souk_errinfo *ei);
+/* Runs a script of SQL on c (not counted by fault injection). */
+int db_conn_script(struct db_conn *c, const char *sql, struct souk_errinfo *ei);
+/* Runs fn inside one transaction on c (begin, fn, commit or rollback), no
+ * retry; the hooks are left on c for the caller (db_hooks_take). */
+int db_tx_once(struct db_conn *c, db_tx_fn fn, void *arg, struct souk_errinfo *ei);
+
+#endif

@@ -1,0 +1,73 @@
+/* internal.h - what the files of src/http share and handlers do not see.
+ *
+ * A request lives in a struct req_ctx allocated from its own arena; the
+ * public struct http_req is its first member, so request.c, problem.c and
+ * sse.c get back to the context with req_ctx_of(). server.c owns the life
+ * cycle (see the state machine there).
+ */
+#ifndef SOUK_HTTP_INTERNAL_H
+#define SOUK_HTTP_INTERNAL_H
+
+#include <stdint.h>
+#include "http/http.h"
+
+struct MHD_Connection;
+struct sse_stream;
+
+struct kept_json {
+    json_t *j;
+    struct kept_json *next;
+};
+
+struct req_ctx {
+    struct http_req req; /* first: (struct req_ctx *)req is valid */
+    struct http_server *srv;
+    struct MHD_Connection *conn;
+    struct req_ctx *qnext; /* worker queue */
+    int state;             /* server.c: enum ctx_state */
+    int counted;           /* counted in the server's in-flight total */
+    int too_large;         /* body over max_body */
+    int too_long;          /* URL over the limit */
+    int64_t t0_us;         /* monotonic, first byte of the request */
+    char *raw_query;       /* undecoded query string (arena), or NULL */
+    char *upload;          /* body being received (malloc'd) */
+    size_t upload_len, upload_cap;
+    size_t resp_bytes;     /* body bytes sent (SSE: streamed so far) */
+    struct kept_json *kept;
+    struct sse_stream *stream;
+};
+
+static inline struct req_ctx *req_ctx_of(const struct http_req *req)
+{
+    return (struct req_ctx *)(uintptr_t)req;
+}
+
+/* request.c ------------------------------------------------------------- */
+/* New request with its own arena (server and tests). */
+struct http_req *http_req_new(void);
+/* Frees everything the request owns (kept JSON, malloc'd bodies, arena). */
+void http_req_free(struct http_req *req);
+/* Parses a raw query string ("a=1&b=%20x") into req->query (decoded;
+ * '+' is a space; at most HTTP_MAX_QUERY pairs, the rest ignored). */
+void http_parse_query(struct http_req *req, const char *qs);
+/* Percent-decodes s[0..n) into the arena; '+' -> ' ' when plus is set. */
+char *http_url_decode(struct arena *a, const char *s, size_t n, int plus);
+/* Adds a request header (copied) unless HTTP_MAX_HEADERS are there. */
+void http_req_add_header(struct http_req *req, const char *name, const char *value);
+
+/* sse.c ----------------------------------------------------------------- */
+/* Starts the hub (heartbeat thread). 0 ok. */
+int sse_hub_start(int heartbeat_seconds);
+/* Ends every stream (each finishes its chunked response) and refuses new
+ * ones; waits up to timeout_ms for them to be gone; stops the heartbeat. */
+void sse_hub_stop(int timeout_ms);
+/* Makes the MHD response for a request that called http_sse_start
+ * (MHD thread). Returns a struct MHD_Response * (void * here), or NULL. */
+void *sse_response_create(struct req_ctx *ctx);
+/* Request finished (NOTIFY_COMPLETED): drops the request's reference. */
+void sse_request_done(struct req_ctx *ctx);
+
+/* server.c -------------------------------------------------------------- */
+int http_server_stopping(void); /* 1 once http_server_stop has begun */
+
+#endif

@@ -1,0 +1,283 @@
+/* jobs_http.c - the job queue's admin endpoints (ADMIN only).
+ *
+ *   GET  /api/admin/jobs/             counts by kind and state, and a page of
+ *                                     jobs (dead ones by default; ?state=,
+ *                                     ?kind= filter), newest first
+ *   GET  /api/admin/jobs/{id}/        one job
+ *   POST /api/admin/jobs/{id}/retry/  a dead (or waiting-to-retry) job runs now
+ *   POST /api/admin/jobs/enqueue/     test mode only (SOUK_TEST_JOBS=1): queue a
+ *                                     test.* job {kind, payload, delay_ms,
+ *                                     unique_key, max_attempts}
+ *
+ * Thread safety: handlers keep all state in the request.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "auth/policy.h"
+#include "core/clock.h"
+#include "core/json.h"
+#include "core/uuid.h"
+#include "db/db.h"
+#include "http/http.h"
+#include "jobs/jobs.h"
+
+#define JOB_COLS "id, kind, state, attempt, max_attempts, run_at, created_at, started_at, " \
+                 "finished_at, last_error, unique_key, payload, locked_by"
+
+static json_t *job_json(const struct db_res *r, int i)
+{
+    json_t *payload = json_loads(db_get(r, i, 11) ? db_get(r, i, 11) : "{}", 0, NULL);
+
+    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                     "id", db_get(r, i, 0), "kind", db_get(r, i, 1), "state", db_get(r, i, 2),
+                     "attempt", (int)db_int(r, i, 3), "max_attempts", (int)db_int(r, i, 4),
+                     "run_at", json_time(db_int(r, i, 5)), "created_at",
+                     json_time(db_int(r, i, 6)), "started_at",
+                     json_time_or_null(db_int(r, i, 7), db_isnull(r, i, 7)), "finished_at",
+                     json_time_or_null(db_int(r, i, 8), db_isnull(r, i, 8)), "last_error",
+                     json_str_or_null(db_get(r, i, 9)), "unique_key",
+                     json_str_or_null(db_get(r, i, 10)), "payload",
+                     payload ? payload : json_null(), "locked_by",
+                     json_str_or_null(db_get(r, i, 12)));
+}
+
+/* ---- GET /api/admin/jobs/ ------------------------------------------------- */
+
+struct list_q {
+    const char *state, *kind, *after; /* after: cursor id */
+    int backwards, limit;
+    struct db_res *counts, *rows;
+};
+
+static int list_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    struct list_q *q = arg;
+    const char *sql;
+    int err;
+
+    err = db_query(c, "SELECT kind, state, count(*) FROM jobs GROUP BY kind, state "
+                      "ORDER BY kind, state", DB_NOPARAMS, &q->counts, ei);
+    if (err)
+        return err;
+    /* COALESCE($2, kind) = kind: no kind filter when $2 is NULL */
+    if (!q->after)
+        return db_query(c, "SELECT " JOB_COLS " FROM jobs WHERE state = $1 AND "
+                           "COALESCE($2, kind) = kind ORDER BY id DESC LIMIT $3",
+                        DB_PARAMS(DBT(q->state), DBT(q->kind), DBI(q->limit)), &q->rows, ei);
+    sql = q->backwards ? "SELECT " JOB_COLS " FROM jobs WHERE state = $1 AND COALESCE($2, kind) "
+                         "= kind AND id > $4 ORDER BY id ASC LIMIT $3"
+                       : "SELECT " JOB_COLS " FROM jobs WHERE state = $1 AND COALESCE($2, kind) "
+                         "= kind AND id < $4 ORDER BY id DESC LIMIT $3";
+    return db_query(c, sql, DB_PARAMS(DBT(q->state), DBT(q->kind), DBI(q->limit), DBT(q->after)),
+                    &q->rows, ei);
+}
+
+static json_t *counts_json(const struct db_res *r)
+{
+    json_t *out = json_array();
+
+    for (int i = 0; i < db_nrows(r); i++)
+        json_array_append_new(out, json_pack("{s:s, s:s, s:I}", "kind", db_get(r, i, 0),
+                                             "state", db_get(r, i, 1), "count",
+                                             (json_int_t)db_int(r, i, 2)));
+    return out;
+}
+
+static int list_parse(struct http_req *req, struct page *pg, struct list_q *q,
+                      struct souk_errinfo *ei)
+{
+    static const char *const states[] = {"pending", "running", "done", "dead", NULL};
+    int err;
+
+    if ((err = page_parse(req, pg, ei)))
+        return err;
+    q->state = http_query(req, "state") ? http_query(req, "state") : "dead";
+    q->kind = http_query(req, "kind");
+    int ok = 0;
+    for (int i = 0; states[i]; i++)
+        ok |= !strcmp(states[i], q->state);
+    if (!ok) {
+        souk_errinfo_field(ei, "state", "Expected pending, running, done or dead.");
+        return souk_fail(ei, SOUK_INVALID, "bad state filter");
+    }
+    if (pg->cursor) {
+        q->after = json_string_value(json_object_get(pg->cursor, "id"));
+        if (!q->after || !uuid_valid(q->after)) {
+            souk_errinfo_field(ei, "cursor", "Invalid cursor.");
+            return souk_fail(ei, SOUK_INVALID, "bad cursor");
+        }
+    }
+    q->backwards = pg->backwards;
+    q->limit = pg->size + 1;
+    return 0;
+}
+
+/* Builds the page from q->rows (size + 1 fetched), per pagination.c. */
+static json_t *list_page(struct http_req *req, const struct page *pg, const struct list_q *q)
+{
+    int n = db_nrows(q->rows), more = n > pg->size, shown = more ? pg->size : n;
+    json_t *results = json_array(), *next = NULL, *prev = NULL, *env;
+
+    for (int k = 0; k < shown; k++) {
+        int i = q->backwards ? shown - 1 - k : k;
+        json_array_append_new(results, job_json(q->rows, i));
+    }
+    const char *first = shown ? json_string_value(json_object_get(json_array_get(results, 0), "id")) : NULL;
+    const char *last = shown ? json_string_value(json_object_get(json_array_get(results, (size_t)shown - 1), "id")) : NULL;
+    if (last && (q->backwards || more))
+        next = json_pack("{s:s, s:s}", "id", last, "d", "n");
+    if (first && (q->backwards ? more : pg->cursor != NULL))
+        prev = json_pack("{s:s, s:s}", "id", first, "d", "p");
+    char *nc = next ? page_cursor_encode(req, next) : NULL;
+    char *pc = prev ? page_cursor_encode(req, prev) : NULL;
+    json_decref(next);
+    json_decref(prev);
+    env = page_envelope(req, results, nc, pc);
+    json_object_set_new(env, "counts", counts_json(q->counts));
+    return env;
+}
+
+static int jobs_list_get(struct http_req *req)
+{
+    struct souk_errinfo ei = {0};
+    struct list_q q = {0};
+    struct page pg;
+    json_t *out;
+    int err;
+
+    if ((err = policy_admin(req, &ei)) || (err = list_parse(req, &pg, &q, &ei)))
+        return http_problem(req, err, &ei);
+    if ((err = db_run(req->db, list_tx, &q, &ei))) {
+        db_res_free(q.counts);
+        db_res_free(q.rows);
+        return http_problem(req, err, &ei);
+    }
+    out = list_page(req, &pg, &q);
+    db_res_free(q.counts);
+    db_res_free(q.rows);
+    return http_json(req, 200, out);
+}
+
+/* ---- one job ---------------------------------------------------------------- */
+
+struct one_q {
+    const char *id;
+    struct db_res *r;
+};
+
+static int one_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    struct one_q *q = arg;
+
+    return db_query(c, "SELECT " JOB_COLS " FROM jobs WHERE id = $1", DB_PARAMS(DBT(q->id)),
+                    &q->r, ei);
+}
+
+static int job_respond(struct http_req *req, const char *id, int status)
+{
+    struct souk_errinfo ei = {0};
+    struct one_q q = {id, NULL};
+    int err = db_run(req->db, one_tx, &q, &ei);
+
+    if (!err && db_nrows(q.r) == 0)
+        err = souk_fail(&ei, SOUK_NOT_FOUND, "no such job");
+    if (err) {
+        db_res_free(q.r);
+        return http_problem(req, err, &ei);
+    }
+    json_t *j = job_json(q.r, 0);
+    db_res_free(q.r);
+    return http_json(req, status, j);
+}
+
+static int job_get(struct http_req *req)
+{
+    struct souk_errinfo ei = {0};
+    int err = policy_admin(req, &ei);
+
+    if (err)
+        return http_problem(req, err, &ei);
+    return job_respond(req, http_param(req, 0), 200);
+}
+
+static int job_retry_post(struct http_req *req)
+{
+    struct souk_errinfo ei = {0};
+    int err = policy_admin(req, &ei);
+
+    if (!err)
+        err = jobs_retry(req->db, http_param(req, 0), &ei);
+    if (err)
+        return http_problem(req, err, &ei);
+    return job_respond(req, http_param(req, 0), 200);
+}
+
+/* ---- test mode: POST /api/admin/jobs/enqueue/ -------------------------------- */
+
+struct enqueue_in {
+    const char *kind, *unique_key;
+    const json_t *payload;
+    int64_t delay_ms, max_attempts;
+    char id[37];
+};
+
+static int enqueue_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    struct enqueue_in *in = arg;
+    int64_t run_at = in->delay_ms ? clock_now_us() + in->delay_ms * 1000 : 0;
+    int err = job_enqueue(c, in->kind, in->payload, run_at, in->unique_key, in->id, ei);
+
+    if (!err && in->max_attempts > 0)
+        err = db_exec(c, "UPDATE jobs SET max_attempts = $2 WHERE id = $1 AND attempt = 0",
+                      DB_PARAMS(DBT(in->id), DBI(in->max_attempts)), NULL, ei);
+    return err;
+}
+
+static int enqueue_parse(struct http_req *req, struct enqueue_in *in, struct souk_errinfo *ei)
+{
+    json_t *body;
+    struct jv v;
+    int err;
+
+    if ((err = http_body_json(req, &body, ei)))
+        return err;
+    jv_begin(&v, body, ei);
+    in->kind = jv_str(&v, "kind", JV_REQUIRED, 6, 64, NULL);
+    in->unique_key = jv_str(&v, "unique_key", JV_OPTIONAL | JV_NULLABLE, 1, 200, NULL);
+    in->delay_ms = jv_int(&v, "delay_ms", JV_OPTIONAL, 0, 86400000, 0);
+    in->max_attempts = jv_int(&v, "max_attempts", JV_OPTIONAL, 0, 100, 0);
+    in->payload = json_object_get(body, "payload");
+    if (in->kind && strncmp(in->kind, "test.", 5) != 0)
+        jv_error(&v, "kind", "Only test.* kinds can be enqueued here.");
+    if (in->payload && !json_is_object(in->payload))
+        jv_error(&v, "payload", "Expected an object.");
+    return jv_done(&v);
+}
+
+static int enqueue_post(struct http_req *req)
+{
+    struct souk_errinfo ei = {0};
+    struct enqueue_in in = {0};
+    int err = policy_admin(req, &ei);
+
+    if (!err)
+        err = enqueue_parse(req, &in, &ei);
+    if (!err)
+        err = db_tx_run(req->db, enqueue_tx, &in, &ei);
+    if (err)
+        return http_problem(req, err, &ei);
+    return job_respond(req, in.id, 201);
+}
+
+void jobs_http_register(struct router *r)
+{
+    http_route(r, "GET", "/api/admin/jobs/", jobs_list_get, 0,
+               "Job counts by kind and state, and jobs (dead by default)");
+    http_route(r, "GET", "/api/admin/jobs/{id}/", job_get, 0, "One background job");
+    http_route(r, "POST", "/api/admin/jobs/{id}/retry/", job_retry_post, 0,
+               "Run a dead or failed job again now");
+    if (testjobs_init())
+        http_route(r, "POST", "/api/admin/jobs/enqueue/", enqueue_post, 0,
+                   "Test mode only: enqueue a test.* job");
+}

@@ -1,0 +1,333 @@
+/* notify.c - stored notifications, published to open event streams after
+ * commit, on this node directly and on other nodes through Redis.
+ *
+ * notify() inserts the row in the caller's transaction and registers an
+ * after-commit hook; a rolled-back change therefore notifies nobody. The
+ * hook calls sse_publish() for this node's streams of the user and, when
+ * SOUK_REDIS_URL is set, PUBLISHes the event on the channel
+ * NOTIFY_REDIS_CHANNEL with this node's id. Every node runs one
+ * subscriber thread that hands the events of *other* nodes to its own
+ * streams (its own were delivered directly, so the origin id keeps them
+ * from arriving twice).
+ *
+ * Redis is best effort: when it is down the event is still stored, the
+ * stream of a client on another node misses it, and the client's next
+ * reconnection with Last-Event-ID replays it from the table.
+ *
+ * Wire format on Redis: {"o": origin node, "u": user id, "i": notification
+ * id, "t": type, "d": the notification as JSON text}.
+ *
+ * Thread safety: notify() and the hook from any thread (the publishing
+ * connection is behind a mutex); notify_init / notify_shutdown from the
+ * main thread.
+ */
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "core/arena.h"
+#include "core/clock.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/uuid.h"
+#include "db/db.h"
+#include "http/http.h"
+#include "notify/internal.h"
+#include "notify/notify.h"
+
+#define NOTIFY_REDIS_CHANNEL "souk:notify"
+#define NOTIFY_TYPE_MAX 64
+
+struct redis_target {
+    char host[256];
+    int port;
+    char password[256];
+};
+
+static struct {
+    struct db *db;
+    char node[37];
+    int redis_on;
+    struct redis_target rt;
+    pthread_mutex_t pub_mu;
+    redisContext *pub;
+    pthread_mutex_t sub_mu;
+    redisContext *sub;
+    pthread_t sub_thread;
+    int sub_started, stopping;
+} N = {.pub_mu = PTHREAD_MUTEX_INITIALIZER, .sub_mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* ---- the notification as JSON ---------------------------------------------- */
+
+json_t *notify_json(const char *id, const char *type, const char *payload_text,
+                    int64_t created_at, int64_t read_at, int read_is_null)
+{
+    json_t *payload = payload_text ? json_loads(payload_text, JSON_DECODE_ANY, NULL) : NULL;
+
+    return json_pack("{s:s, s:s, s:o, s:o, s:o}", "id", id, "type", type, "payload",
+                     payload ? payload : json_object(), "created_at", json_time(created_at),
+                     "read_at", json_time_or_null(read_at, read_is_null));
+}
+
+char *notify_sse_frame(const char *id, const char *type, const char *data)
+{
+    size_t n = strlen(id) + strlen(type) + strlen(data) + 32;
+    char *s = xmalloc(n);
+
+    snprintf(s, n, "id: %s\nevent: %s\ndata: %s\n\n", id, type, data);
+    return s;
+}
+
+/* ---- Redis connections -------------------------------------------------------- */
+
+/* redis://[[user]:password@]host[:port][/db] */
+static int redis_parse(const char *url, struct redis_target *t)
+{
+    const char *p, *at, *end;
+    char hostport[256];
+
+    memset(t, 0, sizeof(*t));
+    t->port = 6379;
+    if (strncmp(url, "redis://", 8) != 0)
+        return -1;
+    p = url + 8;
+    end = p + strcspn(p, "/");
+    at = memchr(p, '@', (size_t)(end - p));
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (colon)
+            snprintf(t->password, sizeof t->password, "%.*s", (int)(at - colon - 1), colon + 1);
+        p = at + 1;
+    }
+    snprintf(hostport, sizeof hostport, "%.*s", (int)(end - p), p);
+    char *colon = strrchr(hostport, ':');
+    if (colon) {
+        *colon = '\0';
+        t->port = atoi(colon + 1);
+    }
+    snprintf(t->host, sizeof t->host, "%s", hostport);
+    return t->host[0] && t->port > 0 && t->port < 65536 ? 0 : -1;
+}
+
+static redisContext *redis_connect(void)
+{
+    struct timeval tv = {2, 0};
+    redisContext *c = redisConnectWithTimeout(N.rt.host, N.rt.port, tv);
+    redisReply *r;
+
+    if (!c || c->err) {
+        if (c)
+            redisFree(c);
+        return NULL;
+    }
+    if (N.rt.password[0]) {
+        r = redisCommand(c, "AUTH %s", N.rt.password);
+        int ok = r && r->type != REDIS_REPLY_ERROR;
+        freeReplyObject(r);
+        if (!ok) {
+            redisFree(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+static void redis_publish(const char *msg)
+{
+    redisReply *r = NULL;
+
+    pthread_mutex_lock(&N.pub_mu);
+    for (int attempt = 0; attempt < 2 && !r; attempt++) {
+        if (!N.pub && !(N.pub = redis_connect()))
+            break;
+        r = redisCommand(N.pub, "PUBLISH %s %s", NOTIFY_REDIS_CHANNEL, msg);
+        if (!r) { /* connection broken: reconnect once */
+            redisFree(N.pub);
+            N.pub = NULL;
+        }
+    }
+    pthread_mutex_unlock(&N.pub_mu);
+    if (!r)
+        log_warn("notify: redis publish failed; other nodes miss this event until replay");
+    freeReplyObject(r);
+}
+
+/* ---- after commit ---------------------------------------------------------------- */
+
+struct event {
+    char user[37], id[37], type[NOTIFY_TYPE_MAX + 1];
+    char *data;
+};
+
+static void event_free(void *arg)
+{
+    struct event *e = arg;
+
+    if (e)
+        free(e->data);
+    free(e);
+}
+
+static void publish_hook(void *arg)
+{
+    const struct event *e = arg;
+
+    sse_publish(e->user, e->id, e->type, e->data);
+    metrics_counter_add("souk_notifications_total", NULL, 1);
+    if (N.redis_on) {
+        json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:s}", "o", N.node, "u", e->user, "i",
+                              e->id, "t", e->type, "d", e->data);
+        char *s = m ? json_dumps(m, JSON_COMPACT) : NULL;
+        if (s)
+            redis_publish(s);
+        free(s);
+        json_decref(m);
+    }
+}
+
+int notify(struct db_conn *tx, const char *user_id, const char *type, const json_t *payload,
+           struct souk_errinfo *ei)
+{
+    int64_t now = clock_now_us();
+    struct event *e;
+    char *text;
+    json_t *j;
+    int err;
+
+    if (!user_id || !uuid_valid(user_id))
+        return souk_fail(ei, SOUK_INVALID, "notify: bad user id");
+    if (!type || !*type || strlen(type) > NOTIFY_TYPE_MAX || strpbrk(type, "\r\n"))
+        return souk_fail(ei, SOUK_INVALID, "notify: bad type");
+    e = xcalloc(1, sizeof(*e));
+    uuid_normalize(user_id, e->user);
+    uuid_v7(e->id);
+    snprintf(e->type, sizeof e->type, "%s", type);
+    text = payload ? json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    err = db_exec(tx, "INSERT INTO notifications (id, user_id, type, payload, created_at) "
+                      "VALUES ($1, $2, $3, $4, $5)",
+                  DB_PARAMS(DBT(e->id), DBT(e->user), DBT(type), DBT(text ? text : "{}"),
+                            DBI(now)),
+                  NULL, ei);
+    if (!err) {
+        j = notify_json(e->id, type, text ? text : "{}", now, 0, 1);
+        e->data = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        db_after_commit(tx, publish_hook, e, event_free);
+    } else {
+        event_free(e);
+    }
+    free(text);
+    return err;
+}
+
+/* ---- the subscriber ------------------------------------------------------------------ */
+
+static void deliver_remote(const char *msg, size_t len)
+{
+    json_t *m = json_loadb(msg, len, 0, NULL);
+    const char *o = json_string_value(json_object_get(m, "o"));
+    const char *u = json_string_value(json_object_get(m, "u"));
+    const char *i = json_string_value(json_object_get(m, "i"));
+    const char *t = json_string_value(json_object_get(m, "t"));
+    const char *d = json_string_value(json_object_get(m, "d"));
+
+    if (o && u && i && t && d && strcmp(o, N.node) != 0)
+        sse_publish(u, i, t, d);
+    json_decref(m);
+}
+
+static int stopping(void)
+{
+    pthread_mutex_lock(&N.sub_mu);
+    int s = N.stopping;
+    pthread_mutex_unlock(&N.sub_mu);
+    return s;
+}
+
+/* Reads messages until the connection breaks (or shutdown breaks it). */
+static void sub_loop(redisContext *c)
+{
+    redisReply *r = redisCommand(c, "SUBSCRIBE %s", NOTIFY_REDIS_CHANNEL);
+    void *vr;
+
+    if (!r)
+        return;
+    freeReplyObject(r);
+    while (redisGetReply(c, &vr) == REDIS_OK) {
+        r = vr;
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+            r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "message") &&
+            r->element[2]->type == REDIS_REPLY_STRING)
+            deliver_remote(r->element[2]->str, r->element[2]->len);
+        freeReplyObject(r);
+    }
+}
+
+static void *sub_main(void *arg)
+{
+    (void)arg;
+    while (!stopping()) {
+        redisContext *c = redis_connect();
+        if (!c) {
+            struct timespec ts = {1, 0};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        pthread_mutex_lock(&N.sub_mu);
+        N.sub = N.stopping ? NULL : c;
+        pthread_mutex_unlock(&N.sub_mu);
+        if (N.sub)
+            sub_loop(c);
+        pthread_mutex_lock(&N.sub_mu);
+        N.sub = NULL;
+        pthread_mutex_unlock(&N.sub_mu);
+        redisFree(c);
+        if (!stopping())
+            log_warn("notify: redis subscription lost; reconnecting");
+    }
+    return NULL;
+}
+
+/* ---- start / stop ----------------------------------------------------------------- */
+
+int notify_init(struct db *db, const char *redis_url, struct souk_errinfo *ei)
+{
+    N.db = db;
+    uuid_v7(N.node);
+    N.stopping = 0;
+    if (!redis_url || !*redis_url)
+        return 0;
+    if (redis_parse(redis_url, &N.rt))
+        return souk_fail(ei, SOUK_INVALID, "SOUK_REDIS_URL: expected redis://host:port/db");
+    N.redis_on = 1;
+    if (pthread_create(&N.sub_thread, NULL, sub_main, NULL)) {
+        N.redis_on = 0;
+        return souk_fail(ei, SOUK_INTERNAL, "notify: cannot start the subscriber thread");
+    }
+    N.sub_started = 1;
+    return 0;
+}
+
+void notify_shutdown(void)
+{
+    if (N.sub_started) {
+        pthread_mutex_lock(&N.sub_mu);
+        N.stopping = 1;
+        if (N.sub) /* wakes redisGetReply in the subscriber */
+            shutdown(N.sub->fd, SHUT_RDWR);
+        pthread_mutex_unlock(&N.sub_mu);
+        pthread_join(N.sub_thread, NULL);
+        N.sub_started = 0;
+    }
+    pthread_mutex_lock(&N.pub_mu);
+    if (N.pub)
+        redisFree(N.pub);
+    N.pub = NULL;
+    pthread_mutex_unlock(&N.pub_mu);
+    N.redis_on = 0;
+}

@@ -1,0 +1,753 @@
+/* payments.c - the purpose registry, the payments ledger, checkout
+ * sessions, refunds and subscription calls, and start-up.
+ *
+ * A checkout is two steps (see payments.h): payments_checkout_create
+ * records the intent inside the caller's transaction (a pending row with
+ * its amount, currency, parameters and an idempotency key derived from
+ * purpose + object + attempt); payments_checkout_open then calls the
+ * provider outside any transaction and records the session id, URL and
+ * expiry before the URL is handed out. Calling open again after a crash
+ * replays the same provider session (same idempotency key, same body).
+ *
+ * Thread safety: the registry is written at start-up only; everything else
+ * keeps no state outside the database.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/money.h"
+#include "core/uuid.h"
+#include "db/db.h"
+#include "jobs/jobs.h"
+#include "payments/internal.h"
+
+#define MAX_PURPOSES 32
+
+static const struct payment_purpose *purposes[MAX_PURPOSES];
+static int npurposes;
+static char api_base[512];
+static char sandbox_secret[80];
+static char sandbox_key[80];
+
+/* ---- registry ------------------------------------------------------------ */
+
+void payments_register_purpose(const struct payment_purpose *p)
+{
+    for (int i = 0; i < npurposes; i++) {
+        if (strcmp(purposes[i]->name, p->name) == 0) {
+            purposes[i] = p;
+            return;
+        }
+    }
+    if (npurposes == MAX_PURPOSES) {
+        log_error("payments: too many purposes, \"%s\" not registered", p->name);
+        return;
+    }
+    purposes[npurposes++] = p;
+}
+
+const struct payment_purpose *payments_purpose(const char *name)
+{
+    for (int i = 0; name && i < npurposes; i++)
+        if (strcmp(purposes[i]->name, name) == 0)
+            return purposes[i];
+    return NULL;
+}
+
+/* ---- configuration ------------------------------------------------------- */
+
+int payments_is_sandbox(void)
+{
+    return !souk_cfg || strcmp(souk_cfg->payments, "stripe") != 0;
+}
+
+const char *payments_api_base(void)
+{
+    if (api_base[0])
+        return api_base;
+    return souk_cfg ? souk_cfg->stripe_api_base : "https://api.stripe.com";
+}
+
+/* The sandbox's secrets, when none are configured, are derived from
+ * SOUK_SECRET_KEY so that every node of a cluster agrees on them. */
+static void derive(const char *label, const char *prefix, char *out, size_t outsz)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char m[crypto_auth_hmacsha256_BYTES];
+    const char *key = souk_cfg ? souk_cfg->secret_key : "souk";
+    char h[2 * 24 + 1];
+
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, (const unsigned char *)key, strlen(key));
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)label, strlen(label));
+    crypto_auth_hmacsha256_final(&st, m);
+    for (int i = 0; i < 24; i++) {
+        h[2 * i] = hex[m[i] >> 4];
+        h[2 * i + 1] = hex[m[i] & 15];
+    }
+    h[48] = 0;
+    snprintf(out, outsz, "%s%s", prefix, h);
+}
+
+const char *payments_webhook_secret(void)
+{
+    if (souk_cfg && souk_cfg->stripe_webhook_secret[0])
+        return souk_cfg->stripe_webhook_secret;
+    return sandbox_secret;
+}
+
+const char *stripe_secret_key(void)
+{
+    if (souk_cfg && souk_cfg->stripe_secret_key[0])
+        return souk_cfg->stripe_secret_key;
+    return sandbox_key;
+}
+
+/* ---- rows ------------------------------------------------------------------ */
+
+static void cpy(char *dst, size_t n, const char *s)
+{
+    snprintf(dst, n, "%s", s ? s : "");
+}
+
+void payment_row_read(const struct db_res *r, int i, struct payment_row *p)
+{
+    memset(p, 0, sizeof *p);
+    cpy(p->id, sizeof p->id, db_get(r, i, 0));
+    cpy(p->user_id, sizeof p->user_id, db_get(r, i, 1));
+    cpy(p->purpose, sizeof p->purpose, db_get(r, i, 2));
+    cpy(p->object_id, sizeof p->object_id, db_get(r, i, 3));
+    cpy(p->mode, sizeof p->mode, db_get(r, i, 4));
+    cpy(p->currency, sizeof p->currency, db_get(r, i, 5));
+    cpy(p->status, sizeof p->status, db_get(r, i, 6));
+    cpy(p->idempotency_key, sizeof p->idempotency_key, db_get(r, i, 7));
+    cpy(p->session_id, sizeof p->session_id, db_get(r, i, 8));
+    cpy(p->payment_intent, sizeof p->payment_intent, db_get(r, i, 9));
+    cpy(p->subscription_id, sizeof p->subscription_id, db_get(r, i, 10));
+    cpy(p->customer_id, sizeof p->customer_id, db_get(r, i, 11));
+    cpy(p->checkout_url, sizeof p->checkout_url, db_get(r, i, 12));
+    p->attempt = (int)db_int(r, i, 13);
+    p->amount = db_int(r, i, 14);
+    p->amount_refunded = db_int(r, i, 15);
+    p->expires_at = db_int(r, i, 16);
+    p->status_event_at = db_int(r, i, 17);
+    p->created_at = db_int(r, i, 18);
+    p->spec = json_loads(db_get(r, i, 19) ? db_get(r, i, 19) : "{}", 0, NULL);
+}
+
+void payment_row_cleanup(struct payment_row *p)
+{
+    json_decref(p->spec);
+    p->spec = NULL;
+}
+
+int payment_row_find(struct db_conn *c, const char *column, const char *value,
+                     struct payment_row *out, struct souk_errinfo *ei)
+{
+    char sql[512];
+    struct db_res *r = NULL;
+    int err;
+
+    if (!value || !*value || (strcmp(column, "id") == 0 && !uuid_valid(value)))
+        return souk_fail(ei, SOUK_NOT_FOUND, "no such payment");
+    snprintf(sql, sizeof sql, "SELECT " PAYMENT_COLS " FROM payments WHERE %s = $1", column);
+    if ((err = db_query(c, sql, DB_PARAMS(DBT(value)), &r, ei)))
+        return err;
+    if (db_nrows(r) == 0) {
+        db_res_free(r);
+        return souk_fail(ei, SOUK_NOT_FOUND, "no such payment");
+    }
+    payment_row_read(r, 0, out);
+    db_res_free(r);
+    return 0;
+}
+
+json_t *payment_row_json(const struct payment_row *p)
+{
+    return json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:o, s:s?, s:o, s:o}", "id", p->id,
+                     "purpose", p->purpose, "object_id", p->object_id, "amount",
+                     money_to_json(p->amount), "currency", p->currency, "status", p->status,
+                     "amount_refunded", money_to_json(p->amount_refunded), "mode", p->mode,
+                     "expires_at", json_time_or_null(p->expires_at, p->expires_at == 0),
+                     "created_at", json_time(p->created_at));
+}
+
+/* ---- ledger ---------------------------------------------------------------- */
+
+int payments_ledger_add(struct db_conn *tx, const char *payment_id, const char *kind,
+                        const char *provider_id, int64_t amount, const char *currency,
+                        const char *status, int64_t *added, struct souk_errinfo *ei)
+{
+    char id[UUID_STR_LEN];
+
+    uuid_v7(id);
+    return db_exec(tx,
+                   "INSERT INTO payment_ledger (id, payment_id, kind, provider_id, amount, "
+                   "currency, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+                   "ON CONFLICT (kind, provider_id) DO NOTHING",
+                   DB_PARAMS(DBT(id), DBT(payment_id), DBT(kind), DBT(provider_id), DBI(amount),
+                             DBT(currency), DBT(status), DBI(clock_now_us())),
+                   added, ei);
+}
+
+/* ---- checkout: step 1, inside the caller's transaction --------------------- */
+
+static int spec_check(const struct checkout_spec *s, struct souk_errinfo *ei)
+{
+    const char *mode = s->mode ? s->mode : "payment";
+
+    if (!payments_purpose(s->purpose))
+        return souk_fail(ei, SOUK_INVALID, "unknown payment purpose");
+    if (!s->object_id || !*s->object_id || strlen(s->object_id) > 64)
+        return souk_fail(ei, SOUK_INVALID, "checkout: bad object id");
+    if (strcmp(mode, "payment") && strcmp(mode, "subscription"))
+        return souk_fail(ei, SOUK_INVALID, "checkout: mode must be payment or subscription");
+    if (s->unit_amount <= 0 || s->unit_amount > MONEY_MAX || s->quantity < 0 ||
+        s->quantity > 1000)
+        return souk_fail(ei, SOUK_INVALID, "checkout: amount out of range");
+    if (s->currency && !currency_valid(s->currency))
+        return souk_fail(ei, SOUK_INVALID, "checkout: bad currency");
+    if (strcmp(mode, "subscription") == 0 &&
+        (!s->interval || (strcmp(s->interval, "day") && strcmp(s->interval, "week") &&
+                          strcmp(s->interval, "month") && strcmp(s->interval, "year"))))
+        return souk_fail(ei, SOUK_INVALID, "checkout: subscription needs an interval");
+    return 0;
+}
+
+static char *abs_url(const char *path, const char *fallback)
+{
+    const char *base = souk_cfg ? souk_cfg->public_url : "http://127.0.0.1:8000";
+    char *out;
+    size_t bl = strlen(base);
+
+    if (bl && base[bl - 1] == '/')
+        bl--;
+    if (asprintf(&out, "%.*s%s", (int)bl, base, path ? path : fallback) < 0)
+        abort();
+    return out;
+}
+
+static json_t *spec_json(const struct checkout_spec *s, int64_t expires_s)
+{
+    char *ok = abs_url(s->success_path, "/api/payments/history/");
+    char *cancel = abs_url(s->cancel_path, "/api/payments/history/");
+    json_t *j = json_pack(
+        "{s:s, s:I, s:i, s:s, s:s, s:s?, s:i, s:s?, s:s, s:s, s:I, s:O?}", "mode",
+        s->mode ? s->mode : "payment", "unit_amount", (json_int_t)s->unit_amount, "quantity",
+        s->quantity ? s->quantity : 1, "currency", s->currency ? s->currency : "usd",
+        "product_name", s->product_name ? s->product_name : s->purpose, "interval",
+        s->interval, "interval_count", s->interval_count ? s->interval_count : 1,
+        "customer_email", s->customer_email, "success_url", ok, "cancel_url", cancel,
+        "expires_at", (json_int_t)expires_s, "metadata", s->metadata);
+    free(ok);
+    free(cancel);
+    return j;
+}
+
+/* Fills out from an existing row (a repeated create for the same attempt). */
+static void session_from_row(const struct payment_row *p, struct checkout_session *out)
+{
+    memset(out, 0, sizeof *out);
+    cpy(out->payment_id, sizeof out->payment_id, p->id);
+    cpy(out->session_id, sizeof out->session_id, p->session_id);
+    cpy(out->url, sizeof out->url, p->checkout_url);
+    cpy(out->currency, sizeof out->currency, p->currency);
+    out->expires_at = p->expires_at;
+    out->amount = p->amount;
+}
+
+static int insert_intent(struct db_conn *tx, const struct checkout_spec *s, const char *key,
+                         struct checkout_session *out, struct souk_errinfo *ei)
+{
+    int ttl = s->ttl_seconds > 0 ? s->ttl_seconds
+                                 : (souk_cfg ? souk_cfg->checkout_ttl_seconds : 1800);
+    int64_t now = clock_now_us(), expires_s = now / 1000000 + ttl;
+    int64_t total = s->unit_amount * (s->quantity ? s->quantity : 1);
+    json_t *spec = spec_json(s, expires_s);
+    char *spec_text = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
+    int err;
+
+    memset(out, 0, sizeof *out);
+    uuid_v7(out->payment_id);
+    cpy(out->currency, sizeof out->currency, s->currency ? s->currency : "usd");
+    out->amount = total;
+    out->expires_at = expires_s * 1000000;
+    err = db_exec(tx,
+                  "INSERT INTO payments (id, user_id, purpose, object_id, attempt, mode, amount, "
+                  "currency, idempotency_key, spec, expires_at, created_at, updated_at) "
+                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+                  DB_PARAMS(DBT(out->payment_id), DBT(s->user_id), DBT(s->purpose),
+                            DBT(s->object_id), DBI(s->attempt),
+                            DBT(s->mode ? s->mode : "payment"), DBI(total), DBT(out->currency),
+                            DBT(key), DBT(spec_text), DBI(out->expires_at), DBI(now)),
+                  NULL, ei);
+    free(spec_text);
+    json_decref(spec);
+    return err;
+}
+
+int payments_checkout_create(struct db_conn *tx, const struct checkout_spec *s,
+                             struct checkout_session *out, struct souk_errinfo *ei)
+{
+    struct payment_row p;
+    char key[200];
+    int err;
+
+    if ((err = spec_check(s, ei)))
+        return err;
+    snprintf(key, sizeof key, "souk-checkout-%s-%s-%d", s->purpose, s->object_id, s->attempt);
+    err = payment_row_find(tx, "idempotency_key", key, &p, ei);
+    if (err == 0) {
+        session_from_row(&p, out);
+        payment_row_cleanup(&p);
+        return 0;
+    }
+    if (err != SOUK_NOT_FOUND)
+        return err;
+    souk_errinfo_cleanup(ei);
+    memset(ei, 0, sizeof *ei);
+    return insert_intent(tx, s, key, out, ei);
+}
+
+/* ---- checkout: step 2, the provider call ------------------------------------ */
+
+static void add_metadata(struct form *f, const char *prefix, const struct payment_row *p)
+{
+    char key[128];
+    json_t *extra = json_object_get(p->spec, "metadata");
+
+    form_add_map(f, prefix, extra);
+    snprintf(key, sizeof key, "%s[souk_payment_id]", prefix);
+    form_add(f, key, p->id);
+    snprintf(key, sizeof key, "%s[purpose]", prefix);
+    form_add(f, key, p->purpose);
+    snprintf(key, sizeof key, "%s[object_id]", prefix);
+    form_add(f, key, p->object_id);
+}
+
+static const char *spec_str(const struct payment_row *p, const char *k)
+{
+    return json_string_value(json_object_get(p->spec, k));
+}
+
+static int64_t spec_int(const struct payment_row *p, const char *k)
+{
+    return json_integer_value(json_object_get(p->spec, k));
+}
+
+/* The Checkout Session body for a recorded intent (always the same bytes for
+ * the same row, so a replay matches the first request). */
+static void session_form(const struct payment_row *p, struct form *f)
+{
+    int sub = strcmp(p->mode, "subscription") == 0;
+    char ok[PAYMENTS_URL_MAX + 64];
+
+    form_add(f, "mode", p->mode);
+    snprintf(ok, sizeof ok, "%s%ssession_id={CHECKOUT_SESSION_ID}", spec_str(p, "success_url"),
+             strchr(spec_str(p, "success_url"), '?') ? "&" : "?");
+    form_add(f, "success_url", ok);
+    form_add(f, "cancel_url", spec_str(p, "cancel_url"));
+    form_add(f, "client_reference_id", p->id);
+    form_add(f, "customer_email", spec_str(p, "customer_email"));
+    form_add_int(f, "expires_at", spec_int(p, "expires_at"));
+    form_add(f, "line_items[0][price_data][currency]", p->currency);
+    form_add_int(f, "line_items[0][price_data][unit_amount]", spec_int(p, "unit_amount"));
+    form_add(f, "line_items[0][price_data][product_data][name]", spec_str(p, "product_name"));
+    if (sub) {
+        form_add(f, "line_items[0][price_data][recurring][interval]", spec_str(p, "interval"));
+        form_add_int(f, "line_items[0][price_data][recurring][interval_count]",
+                     spec_int(p, "interval_count"));
+    }
+    form_add_int(f, "line_items[0][quantity]", spec_int(p, "quantity"));
+    add_metadata(f, "metadata", p);
+    add_metadata(f, sub ? "subscription_data[metadata]" : "payment_intent_data[metadata]", p);
+}
+
+struct record_args {
+    const char *payment_id, *session_id, *url;
+    int64_t expires_at;
+};
+
+static int record_session(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
+{
+    struct record_args *a = arg;
+    int64_t n = 0;
+    int err = db_exec(tx,
+                      "UPDATE payments SET session_id = $2, checkout_url = $3, expires_at = $4, "
+                      "updated_at = $5 WHERE id = $1 AND (session_id IS NULL OR session_id = $2)",
+                      DB_PARAMS(DBT(a->payment_id), DBT(a->session_id), DBT(a->url),
+                                DBI(a->expires_at), DBI(clock_now_us())),
+                      &n, ei);
+    if (!err && n != 1)
+        err = souk_fail(ei, SOUK_CONFLICT, "payment already has another session");
+    return err;
+}
+
+static int load_row(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    struct payment_row *p = arg;
+    return payment_row_find(c, "id", p->id, p, ei);
+}
+
+/* Reads the session the provider answered and records it. */
+static int session_record(struct db *db, const struct payment_row *p, const json_t *s,
+                          struct checkout_session *cs, struct souk_errinfo *ei)
+{
+    const char *id = json_string_value(json_object_get(s, "id"));
+    const char *url = json_string_value(json_object_get(s, "url"));
+    int64_t exp = json_integer_value(json_object_get(s, "expires_at")) * 1000000;
+    struct record_args a = {p->id, id, url, exp ? exp : p->expires_at};
+
+    if (!id || !url || strlen(id) >= PAYMENTS_ID_MAX || strlen(url) >= PAYMENTS_URL_MAX)
+        return souk_fail(ei, SOUK_UPSTREAM, "payment provider: session without id or url");
+    int err = db_tx_run(db, record_session, &a, ei);
+    if (err)
+        return err;
+    cpy(cs->session_id, sizeof cs->session_id, id);
+    cpy(cs->url, sizeof cs->url, url);
+    cs->expires_at = a.expires_at;
+    return 0;
+}
+
+int payments_checkout_open(struct db *db, struct checkout_session *cs, struct souk_errinfo *ei)
+{
+    struct payment_row p = {0};
+    struct form f;
+    json_t *s = NULL;
+    int err;
+
+    cpy(p.id, sizeof p.id, cs->payment_id);
+    if ((err = db_run(db, load_row, &p, ei)))
+        return err;
+    session_from_row(&p, cs);
+    if (p.session_id[0] && p.checkout_url[0]) {
+        payment_row_cleanup(&p);
+        return 0;
+    }
+    form_init(&f);
+    session_form(&p, &f);
+    err = stripe_call("POST", "/v1/checkout/sessions", &f, p.idempotency_key, &s, ei);
+    form_cleanup(&f);
+    if (!err)
+        err = session_record(db, &p, s, cs, ei);
+    json_decref(s);
+    payment_row_cleanup(&p);
+    return err;
+}
+
+struct create_args {
+    const struct checkout_spec *spec;
+    struct checkout_session *out;
+};
+
+static int create_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
+{
+    struct create_args *a = arg;
+    return payments_checkout_create(tx, a->spec, a->out, ei);
+}
+
+int payments_checkout_start(struct db *db, const struct checkout_spec *s,
+                            struct checkout_session *out, struct souk_errinfo *ei)
+{
+    struct create_args a = {s, out};
+    int err = db_tx_run(db, create_tx, &a, ei);
+    return err ? err : payments_checkout_open(db, out, ei);
+}
+
+int payments_checkout_expire(struct db *db, const char *payment_id, struct souk_errinfo *ei)
+{
+    struct payment_row p = {0};
+    char path[256], key[256];
+    json_t *s = NULL;
+    int err;
+
+    cpy(p.id, sizeof p.id, payment_id);
+    if ((err = db_run(db, load_row, &p, ei)))
+        return err;
+    if (!p.session_id[0]) {
+        payment_row_cleanup(&p);
+        return 0; /* never opened: nothing to expire at the provider */
+    }
+    snprintf(path, sizeof path, "/v1/checkout/sessions/%s/expire", p.session_id);
+    snprintf(key, sizeof key, "souk-expire-%s", p.session_id);
+    err = stripe_call("POST", path, NULL, key, &s, ei);
+    json_decref(s);
+    payment_row_cleanup(&p);
+    return err;
+}
+
+/* ---- refunds ------------------------------------------------------------------ */
+
+struct refund_args {
+    struct payment_row *p;
+    const char *refund_id, *status;
+    int64_t amount;
+    int count; /* out of count_refunds */
+};
+
+static int count_refunds(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    struct refund_args *a = arg;
+    struct db_res *r = NULL;
+    int err = payment_row_find(c, "id", a->p->id, a->p, ei);
+
+    if (!err)
+        err = db_query(c,
+                       "SELECT COUNT(*) FROM payment_ledger WHERE payment_id = $1 AND "
+                       "kind = 'refund'",
+                       DB_PARAMS(DBT(a->p->id)), &r, ei);
+    if (!err)
+        a->count = (int)db_int(r, 0, 0);
+    db_res_free(r);
+    return err;
+}
+
+static int record_refund(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
+{
+    struct refund_args *a = arg;
+    int err = payments_ledger_add(tx, a->p->id, "refund", a->refund_id, a->amount,
+                                  a->p->currency, a->status, NULL, ei);
+    if (err)
+        return err;
+    return db_exec(tx,
+                   "UPDATE payments SET amount_refunded = amount_refunded + $2, "
+                   "status = CASE WHEN amount_refunded + $2 >= amount THEN 'refunded' "
+                   "ELSE status END, updated_at = $3 WHERE id = $1",
+                   DB_PARAMS(DBT(a->p->id), DBI(a->amount), DBI(clock_now_us())), NULL, ei);
+}
+
+static int refund_call(struct refund_args *a, const char *reason, json_t **out,
+                       struct souk_errinfo *ei)
+{
+    char key[256];
+    struct form f;
+    int err;
+
+    snprintf(key, sizeof key, "souk-refund-%s-%d-%lld", a->p->id, a->count,
+             (long long)a->amount);
+    form_init(&f);
+    form_add(&f, "payment_intent", a->p->payment_intent);
+    form_add_int(&f, "amount", a->amount);
+    form_add(&f, "reason", reason);
+    form_add(&f, "metadata[souk_payment_id]", a->p->id);
+    err = stripe_call("POST", "/v1/refunds", &f, key, out, ei);
+    form_cleanup(&f);
+    return err;
+}
+
+int payments_refund(struct db *db, const char *payment_id, int64_t amount, const char *reason,
+                    struct souk_errinfo *ei)
+{
+    struct payment_row p = {0};
+    struct refund_args a = {.p = &p};
+    json_t *re = NULL;
+    int err;
+
+    cpy(p.id, sizeof p.id, payment_id);
+    if ((err = db_run(db, count_refunds, &a, ei)))
+        return err;
+    a.amount = amount ? amount : p.amount - p.amount_refunded;
+    if (strcmp(p.status, "succeeded") || !p.payment_intent[0])
+        err = souk_fail(ei, SOUK_PRECONDITION, "only a succeeded payment can be refunded");
+    else if (a.amount <= 0 || a.amount > p.amount - p.amount_refunded)
+        err = souk_fail(ei, SOUK_PRECONDITION, "refund exceeds what remains of the payment");
+    if (!err)
+        err = refund_call(&a, reason, &re, ei);
+    if (!err) {
+        a.refund_id = json_string_value(json_object_get(re, "id"));
+        a.status = json_string_value(json_object_get(re, "status"));
+        if (!a.refund_id || !a.status || !strcmp(a.status, "failed") ||
+            !strcmp(a.status, "canceled"))
+            err = souk_fail(ei, SOUK_UPSTREAM, "payment provider did not accept the refund");
+        else
+            err = db_tx_run(db, record_refund, &a, ei);
+    }
+    json_decref(re);
+    payment_row_cleanup(&p);
+    return err;
+}
+
+/* ---- subscriptions at the provider ------------------------------------------ */
+
+static int64_t sub_period(const json_t *sub, const char *field)
+{
+    const json_t *items = json_object_get(json_object_get(sub, "items"), "data");
+    const json_t *v = json_object_get(json_array_get(items, 0), field);
+
+    if (!json_is_integer(v)) /* API versions before 2025-03-31: on the subscription */
+        v = json_object_get(sub, field);
+    return json_integer_value(v) * 1000000;
+}
+
+static void sub_read(const json_t *s, struct payment_subscription *out)
+{
+    const json_t *inv = json_object_get(s, "latest_invoice");
+
+    memset(out, 0, sizeof *out);
+    cpy(out->id, sizeof out->id, json_string_value(json_object_get(s, "id")));
+    cpy(out->status, sizeof out->status, json_string_value(json_object_get(s, "status")));
+    out->cancel_at_period_end = json_is_true(json_object_get(s, "cancel_at_period_end"));
+    out->current_period_start = sub_period(s, "current_period_start");
+    out->current_period_end = sub_period(s, "current_period_end");
+    if (json_is_object(inv)) {
+        cpy(out->latest_invoice, sizeof out->latest_invoice,
+            json_string_value(json_object_get(inv, "id")));
+        cpy(out->latest_invoice_status, sizeof out->latest_invoice_status,
+            json_string_value(json_object_get(inv, "status")));
+    } else {
+        cpy(out->latest_invoice, sizeof out->latest_invoice, json_string_value(inv));
+    }
+}
+
+static int sub_path(const char *sub_id, char *path, size_t n, struct souk_errinfo *ei)
+{
+    if (!sub_id || !*sub_id || strlen(sub_id) >= PAYMENTS_ID_MAX || strchr(sub_id, '/') ||
+        strchr(sub_id, '?'))
+        return souk_fail(ei, SOUK_INVALID, "bad subscription id");
+    snprintf(path, n, "/v1/subscriptions/%s", sub_id);
+    return 0;
+}
+
+/* A fresh key per logical update: the client reuses it across its retries. */
+static void op_key(const char *op, char key[80])
+{
+    char u[UUID_STR_LEN];
+    uuid_v7(u);
+    snprintf(key, 80, "souk-%s-%s", op, u);
+}
+
+int payments_subscription_retrieve(const char *sub_id, struct payment_subscription *out,
+                                   struct souk_errinfo *ei)
+{
+    char path[256];
+    json_t *s = NULL;
+    int err = sub_path(sub_id, path, sizeof path, ei);
+
+    if (!err) {
+        strcat(path, "?expand[0]=latest_invoice");
+        err = stripe_call("GET", path, NULL, NULL, &s, ei);
+    }
+    if (!err)
+        sub_read(s, out);
+    json_decref(s);
+    return err;
+}
+
+int payments_subscription_set_cancel(const char *sub_id, int cancel_at_period_end,
+                                     struct payment_subscription *out, struct souk_errinfo *ei)
+{
+    char path[256], key[80];
+    struct form f;
+    json_t *s = NULL;
+    int err = sub_path(sub_id, path, sizeof path, ei);
+
+    if (err)
+        return err;
+    op_key("sub-cancel-flag", key);
+    form_init(&f);
+    form_add_bool(&f, "cancel_at_period_end", cancel_at_period_end);
+    err = stripe_call("POST", path, &f, key, &s, ei);
+    form_cleanup(&f);
+    if (!err && out)
+        sub_read(s, out);
+    json_decref(s);
+    return err;
+}
+
+int payments_subscription_change_price(const char *sub_id, int64_t unit_amount,
+                                       const char *product_name, struct souk_errinfo *ei)
+{
+    char path[256], key[80];
+    struct form f;
+    json_t *s = NULL, *done = NULL;
+    int err = sub_path(sub_id, path, sizeof path, ei);
+
+    if (!err)
+        err = stripe_call("GET", path, NULL, NULL, &s, ei);
+    if (err) {
+        json_decref(s);
+        return err;
+    }
+    const json_t *item = json_array_get(json_object_get(json_object_get(s, "items"), "data"), 0);
+    const json_t *price = json_object_get(item, "price");
+    const json_t *rec = json_object_get(price, "recurring");
+    form_init(&f);
+    form_add(&f, "items[0][id]", json_string_value(json_object_get(item, "id")));
+    form_add(&f, "items[0][price_data][currency]",
+             json_string_value(json_object_get(price, "currency")));
+    form_add_int(&f, "items[0][price_data][unit_amount]", unit_amount);
+    form_add(&f, "items[0][price_data][product]",
+             json_string_value(json_object_get(price, "product")));
+    form_add(&f, "items[0][price_data][recurring][interval]",
+             json_string_value(json_object_get(rec, "interval")));
+    form_add(&f, "metadata[product_name]", product_name);
+    op_key("sub-price", key);
+    err = stripe_call("POST", path, &f, key, &done, ei);
+    form_cleanup(&f);
+    json_decref(done);
+    json_decref(s);
+    return err;
+}
+
+int payments_subscription_cancel(const char *sub_id, struct payment_subscription *out,
+                                 struct souk_errinfo *ei)
+{
+    char path[256];
+    json_t *s = NULL;
+    int err = sub_path(sub_id, path, sizeof path, ei);
+
+    if (!err)
+        err = stripe_call("DELETE", path, NULL, NULL, &s, ei);
+    if (!err && out)
+        sub_read(s, out);
+    json_decref(s);
+    return err;
+}
+
+/* ---- start-up ------------------------------------------------------------------ */
+
+static int use_sandbox_base(void)
+{
+    const char *env = getenv("STRIPE_API_BASE");
+    return payments_is_sandbox() && (!env || !*env);
+}
+
+int payments_init(struct db *db, struct souk_errinfo *ei)
+{
+    const char *t = getenv("SOUK_TEST_PAYMENTS");
+
+    derive("sandbox-webhook-secret", "whsec_", sandbox_secret, sizeof sandbox_secret);
+    derive("sandbox-secret-key", "sk_test_", sandbox_key, sizeof sandbox_key);
+    if (stripe_client_init())
+        return souk_fail(ei, SOUK_INTERNAL, "libcurl failed to initialise");
+    if (t && strcmp(t, "1") == 0)
+        payments_test_purpose_register();
+    webhooks_register_jobs();
+    if (!payments_is_sandbox()) {
+        if (!souk_cfg->stripe_secret_key[0] || !souk_cfg->stripe_webhook_secret[0])
+            return souk_fail(ei, SOUK_INVALID, "SOUK_PAYMENTS=stripe needs STRIPE_SECRET_KEY "
+                                               "and STRIPE_WEBHOOK_SECRET");
+        return 0;
+    }
+    sandbox_register_jobs();
+    sandbox_auth_hook_install();
+    if (sandbox_start(db, ei))
+        return ei->detail[0] ? SOUK_INTERNAL : souk_fail(ei, SOUK_INTERNAL, "sandbox failed");
+    if (use_sandbox_base())
+        snprintf(api_base, sizeof api_base, "%s", sandbox_base_url());
+    log_json(LOG_INFO, "payments sandbox",
+             json_pack("{s:s, s:s}", "api_base", payments_api_base(), "mode", "sandbox"));
+    return 0;
+}
+
+void payments_shutdown(void)
+{
+    sandbox_stop();
+    stripe_client_cleanup();
+}

@@ -1,0 +1,379 @@
+/* sandbox_http.c - the sandbox's wire: Stripe's REST subset and the hosted
+ * checkout page, on the sandbox's own loopback server (sandbox.c starts it).
+ *
+ * This server speaks Stripe's protocol, not souk's: form-encoded bodies,
+ * `Authorization: Bearer <secret key>`, JSON objects or Stripe error bodies
+ * ({"error": {"type", "code", "message", "param"}}) with Stripe's status
+ * codes, and Idempotency-Key replay (the first 2xx answer is stored with a
+ * fingerprint of the request; a replay returns it with
+ * `Idempotent-Replayed: true`, a different request under the same key is a
+ * 400 idempotency_error, a concurrent one a 409). Status codes are chosen
+ * here rather than in problem.c because they are Stripe's, not souk's.
+ *
+ *   POST   /v1/checkout/sessions              GET /v1/checkout/sessions/{s}
+ *   POST   /v1/checkout/sessions/{s}/expire   POST /v1/refunds
+ *   GET|POST|DELETE /v1/subscriptions/{s}     GET /v1/events/{e}
+ *   GET|POST /checkout/{s}                    the hosted page (HTML form)
+ *
+ * Thread safety: handlers keep no state; see sandbox.c.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sodium.h>
+
+#include "auth/auth.h"
+#include "core/arena.h"
+#include "core/money.h"
+#include "db/db.h"
+#include "http/http.h"
+#include "payments/internal.h"
+
+#define SBX_FLAGS (ROUTE_RAW_BODY | ROUTE_NO_API | ROUTE_NO_RATELIMIT | ROUTE_PRIVATE)
+
+/* ---- plumbing ---------------------------------------------------------------- */
+
+static int answer(struct http_req *req, struct sbx_resp *out)
+{
+    http_set_header(req, "Stripe-Version", STRIPE_API_VERSION);
+    return http_json(req, out->status, out->body ? out->body : json_object());
+}
+
+static int key_ok(const struct http_req *req)
+{
+    const char *h = http_header(req, "Authorization");
+    const char *want = stripe_secret_key();
+    size_t wl = strlen(want);
+
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return 0;
+    h += 7;
+    return strlen(h) == wl && sodium_memcmp(h, want, wl) == 0;
+}
+
+struct call {
+    sbx_op op;
+    struct sbx_req in;
+    const char *idem;
+    const char *fingerprint;
+    struct sbx_resp out;
+    int replayed;
+};
+
+static int replay(struct db_conn *tx, struct call *c, int *found, struct souk_errinfo *ei)
+{
+    struct db_res *r = NULL;
+    int err = db_query(tx, "SELECT request, status, body FROM sandbox_idempotency WHERE key = $1",
+                       DB_PARAMS(DBT(c->idem)), &r, ei);
+
+    *found = !err && db_nrows(r) == 1;
+    if (*found && strcmp(db_get(r, 0, 0), c->fingerprint)) {
+        sbx_error(&c->out, 400, "idempotency_error", NULL, NULL,
+                  "Keys for idempotent requests can only be used with the same parameters "
+                  "they were first used with.");
+    } else if (*found) {
+        c->out.status = (int)db_int(r, 0, 1);
+        c->out.body = json_loads(db_get(r, 0, 2), 0, NULL);
+        c->replayed = 1;
+    }
+    db_res_free(r);
+    return err;
+}
+
+static int call_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
+{
+    struct call *c = arg;
+    int found = 0, err;
+    char *text;
+
+    json_decref(c->out.body);
+    memset(&c->out, 0, sizeof c->out);
+    c->replayed = 0;
+    if (c->idem && ((err = replay(tx, c, &found, ei)) || found))
+        return err;
+    if ((err = c->op(tx, &c->in, &c->out, ei)))
+        return err;
+    if (!c->idem || c->out.status < 200 || c->out.status > 299)
+        return 0;
+    text = json_dumps(c->out.body, JSON_COMPACT);
+    err = db_exec(tx,
+                  "INSERT INTO sandbox_idempotency (key, request, status, body, created_at) "
+                  "VALUES ($1, $2, $3, $4, $5)",
+                  DB_PARAMS(DBT(c->idem), DBT(c->fingerprint), DBI(c->out.status), DBT(text),
+                            DBI(0)),
+                  NULL, ei);
+    free(text);
+    return err;
+}
+
+/* Parses the form body and runs op in a transaction with idempotency. */
+static int run_api(struct http_req *req, sbx_op op, const char *id)
+{
+    struct souk_errinfo ei = {0};
+    struct call c = {.op = op};
+    int err;
+
+    if (!key_ok(req)) {
+        sbx_error(&c.out, 401, "invalid_request_error", NULL, NULL, "Invalid API Key provided.");
+        return answer(req, &c.out);
+    }
+    c.in.n = form_parse(req->arena, req->body ? req->body : "", req->body_len,
+                        (struct form_kv **)&c.in.kv);
+    c.in.id = id;
+    c.in.expand_invoice = http_query(req, "expand[0]") || http_query(req, "expand[]");
+    if (strcmp(req->method, "POST") == 0 && http_header(req, "Idempotency-Key")) {
+        c.idem = http_header(req, "Idempotency-Key");
+        c.fingerprint = arena_sprintf(req->arena, "%s %s %s", req->method, req->path,
+                                      req->body ? req->body : "");
+    }
+    err = db_tx_run(req->db, call_tx, &c, &ei);
+    if (err) {
+        json_decref(c.out.body);
+        c.out.body = NULL;
+        if (err == SOUK_CONFLICT)
+            sbx_error(&c.out, 409, "idempotency_error", NULL, NULL,
+                      "There is currently another in-progress request using this Idempotent Key.");
+        else
+            sbx_error(&c.out, 500, "api_error", NULL, NULL, "The sandbox failed.");
+        souk_errinfo_cleanup(&ei);
+    }
+    if (c.replayed)
+        http_set_header(req, "Idempotent-Replayed", "true");
+    return answer(req, &c.out);
+}
+
+/* ---- API routes -------------------------------------------------------------------- */
+
+static int h_session_create(struct http_req *req)
+{
+    return run_api(req, sbx_session_create, NULL);
+}
+
+static int h_session_get(struct http_req *req)
+{
+    return run_api(req, sbx_session_get, http_param(req, 0));
+}
+
+static int h_session_expire(struct http_req *req)
+{
+    return run_api(req, sbx_session_expire, http_param(req, 0));
+}
+
+static int h_refund(struct http_req *req)
+{
+    return run_api(req, sbx_refund_create, NULL);
+}
+
+static int h_sub_get(struct http_req *req)
+{
+    return run_api(req, sbx_sub_get, http_param(req, 0));
+}
+
+static int h_sub_update(struct http_req *req)
+{
+    return run_api(req, sbx_sub_update, http_param(req, 0));
+}
+
+static int h_sub_cancel(struct http_req *req)
+{
+    return run_api(req, sbx_sub_cancel, http_param(req, 0));
+}
+
+static int h_event_get(struct http_req *req)
+{
+    return run_api(req, sbx_event_get, http_param(req, 0));
+}
+
+/* ---- the hosted checkout page ---------------------------------------------------------- */
+
+static const char *esc(struct arena *a, const char *s)
+{
+    size_t n = 0;
+    char *out, *p;
+
+    s = s ? s : "";
+    for (const char *q = s; *q; q++)
+        n += (*q == '<' || *q == '>' || *q == '&' || *q == '"' || *q == '\'') ? 6 : 1;
+    p = out = arena_alloc(a, n + 1);
+    for (; *s; s++) {
+        const char *r = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '&' ? "&amp;"
+                      : *s == '"' ? "&quot;" : *s == '\'' ? "&#39;" : NULL;
+        if (r) {
+            strcpy(p, r);
+            p += strlen(r);
+        } else {
+            *p++ = *s;
+        }
+    }
+    *p = 0;
+    return out;
+}
+
+static const char *PAGE =
+    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+    "<title>Pay %s - souk sandbox</title><style>"
+    "body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}"
+    "label,input,button{display:block;width:100%%;box-sizing:border-box;margin:.4rem 0}"
+    "input{padding:.5rem;font-size:1.1rem}button{padding:.6rem;font-size:1.1rem}"
+    ".err{color:#b00020}.note{color:#555;font-size:.9rem}</style></head><body>"
+    "<p class=\"note\">souk payment sandbox: no real money moves.</p>"
+    "<h1>%s</h1><p><strong id=\"amount\">%s %s</strong>%s</p>%s"
+    "<form method=\"post\" action=\"/checkout/%s\">"
+    "<label for=\"card_number\">Card number</label>"
+    "<input id=\"card_number\" name=\"card_number\" inputmode=\"numeric\" "
+    "autocomplete=\"off\" required placeholder=\"4242 4242 4242 4242\">"
+    "<button type=\"submit\">Pay</button></form>"
+    "<p class=\"note\">Test cards: 4242 4242 4242 4242 pays; 4000 0000 0000 0002 is declined; "
+    "4000 0000 0000 0341 pays now and fails at every renewal.</p>"
+    "%s</body></html>";
+
+struct page_args {
+    const char *id;
+    struct sbx_resp s;
+};
+
+static int load_session(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    struct page_args *p = arg;
+    struct sbx_req in = {.id = p->id, .for_page = 1};
+    return sbx_session_get(c, &in, &p->s, ei);
+}
+
+static int page(struct http_req *req, int status, const json_t *s, const char *error)
+{
+    const char *id = json_string_value(json_object_get(s, "id"));
+    const char *cancel = json_string_value(json_object_get(s, "cancel_url"));
+    const char *interval = json_string_value(json_object_get(s, "_interval"));
+    char amount[MONEY_STR_LEN];
+    const char *name = json_string_value(json_object_get(s, "_product"));
+    char *html;
+
+    money_format(json_integer_value(json_object_get(s, "amount_total")), amount);
+    html = arena_sprintf(
+        req->arena, PAGE, esc(req->arena, name), esc(req->arena, name), amount,
+        esc(req->arena, json_string_value(json_object_get(s, "currency"))),
+        interval ? arena_sprintf(req->arena, " every %s", esc(req->arena, interval)) : "",
+        error ? arena_sprintf(req->arena, "<p class=\"err\" role=\"alert\">%s</p>",
+                              esc(req->arena, error))
+              : "",
+        esc(req->arena, id),
+        cancel ? arena_sprintf(req->arena, "<p><a href=\"%s\">Cancel and go back</a></p>",
+                               esc(req->arena, cancel))
+               : "");
+    return http_text(req, status, "text/html; charset=utf-8", html, strlen(html));
+}
+
+static int simple_page(struct http_req *req, int status, const char *msg)
+{
+    char *html = arena_sprintf(req->arena,
+                               "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+                               "<title>souk sandbox</title></head><body><p>%s</p></body></html>",
+                               esc(req->arena, msg));
+    return http_text(req, status, "text/html; charset=utf-8", html, strlen(html));
+}
+
+/* Session plus what the page shows of its private part. */
+static int session_for_page(struct http_req *req, json_t **out)
+{
+    struct souk_errinfo ei = {0};
+    struct page_args p = {.id = http_param(req, 0)};
+    int err = db_run(req->db, load_session, &p, &ei);
+
+    souk_errinfo_cleanup(&ei);
+    *out = p.s.status == 200 ? p.s.body : NULL;
+    if (!*out)
+        json_decref(p.s.body);
+    return err;
+}
+
+static int h_page_get(struct http_req *req)
+{
+    json_t *s = NULL;
+    const char *status;
+
+    if (session_for_page(req, &s) || !s)
+        return simple_page(req, 404, "No such checkout session.");
+    http_keep(req, s);
+    status = json_string_value(json_object_get(s, "status"));
+    if (strcmp(status, "expired") == 0)
+        return simple_page(req, 410, "This checkout session has expired.");
+    if (strcmp(status, "complete") == 0)
+        return simple_page(req, 200, "This checkout session is already paid.");
+    return page(req, 200, s, NULL);
+}
+
+static int h_page_post(struct http_req *req)
+{
+    struct souk_errinfo ei = {0};
+    struct call c = {.op = sbx_checkout_pay};
+    json_t *s = NULL;
+    int err;
+
+    c.in.n = form_parse(req->arena, req->body ? req->body : "", req->body_len,
+                        (struct form_kv **)&c.in.kv);
+    c.in.id = http_param(req, 0);
+    err = db_tx_run(req->db, call_tx, &c, &ei);
+    souk_errinfo_cleanup(&ei);
+    http_keep(req, c.out.body);
+    if (err)
+        return simple_page(req, 500, "The sandbox failed; try again.");
+    if (c.out.status == 303) {
+        http_set_header(req, "Location",
+                        json_string_value(json_object_get(c.out.body, "redirect")));
+        return simple_page(req, 303, "Paid. Redirecting...");
+    }
+    if (c.out.status == 404 || session_for_page(req, &s) || !s)
+        return simple_page(req, 404, "No such checkout session.");
+    http_keep(req, s);
+    if (c.out.status == 409)
+        return simple_page(req, 409, json_string_value(json_object_get(c.out.body, "message")));
+    return page(req, c.out.status, s, json_string_value(json_object_get(c.out.body, "message")));
+}
+
+/* ---- bearer keys -------------------------------------------------------------------
+ * The HTTP layer hands every Bearer token to one process-wide hook (the
+ * identity module's JWT check), which would refuse Stripe's `sk_...` keys.
+ * This wrapper lets such keys through on the sandbox's /v1/ routes only
+ * (the main router has none) as an anonymous caller; run_api then checks
+ * the key itself. Everything else goes to auth_hook unchanged. */
+static struct auth_user sandbox_caller;
+
+static int sandbox_hook(struct http_req *req, const char *token)
+{
+    if (req->route && strncmp(req->route, "/v1/", 4) == 0 && token &&
+        (strncmp(token, "sk_", 3) == 0 || strncmp(token, "rk_", 3) == 0)) {
+        req->user = &sandbox_caller;
+        return 0;
+    }
+    return auth_hook(req, token);
+}
+
+void sandbox_auth_hook_install(void)
+{
+    http_set_auth_hook(sandbox_hook);
+}
+
+/* ---- registration -------------------------------------------------------------------- */
+
+void sandbox_http_register(struct router *r)
+{
+    http_route(r, "POST", "/v1/checkout/sessions", h_session_create, SBX_FLAGS,
+               "sandbox: create a Checkout Session");
+    http_route(r, "GET", "/v1/checkout/sessions/{session}", h_session_get, SBX_FLAGS,
+               "sandbox: retrieve a Checkout Session");
+    http_route(r, "POST", "/v1/checkout/sessions/{session}/expire", h_session_expire, SBX_FLAGS,
+               "sandbox: expire a Checkout Session");
+    http_route(r, "POST", "/v1/refunds", h_refund, SBX_FLAGS, "sandbox: create a refund");
+    http_route(r, "GET", "/v1/subscriptions/{sub}", h_sub_get, SBX_FLAGS,
+               "sandbox: retrieve a subscription");
+    http_route(r, "POST", "/v1/subscriptions/{sub}", h_sub_update, SBX_FLAGS,
+               "sandbox: update a subscription");
+    http_route(r, "DELETE", "/v1/subscriptions/{sub}", h_sub_cancel, SBX_FLAGS,
+               "sandbox: cancel a subscription");
+    http_route(r, "GET", "/v1/events/{event}", h_event_get, SBX_FLAGS, "sandbox: an event");
+    http_route(r, "GET", "/checkout/{session}", h_page_get, SBX_FLAGS,
+               "sandbox: hosted checkout page");
+    http_route(r, "POST", "/checkout/{session}", h_page_post, SBX_FLAGS,
+               "sandbox: pay or decline (form field card_number)");
+}

@@ -1,0 +1,240 @@
+/* stripe.c - the one Stripe API client (libcurl), used against Stripe
+ * itself (SOUK_PAYMENTS=stripe) and against the built-in sandbox.
+ *
+ * Wire format per ../shared/spec/STRIPE.md §3: form-encoded bodies with
+ * bracket notation (form.c), `Authorization: Bearer <secret key>`, a pinned
+ * `Stripe-Version`, an `Idempotency-Key` on every POST (chosen by the
+ * caller from the logical operation and reused verbatim on each retry).
+ * Retries: connection errors/timeouts, 409, 429 and 5xx (and whatever
+ * `Stripe-Should-Retry: true` says), exponential backoff from
+ * SOUK_STRIPE_RETRY_BASE_MS (default 500 ms) capped at 5 s, jittered to
+ * 50-100 %, up to SOUK_STRIPE_MAX_RETRIES (default 2) retries.
+ *
+ * Thread safety: every call uses its own curl handle; stripe_client_init()
+ * (curl_global_init) runs once before threads start.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "payments/internal.h"
+
+#define RESP_MAX (4 * 1024 * 1024)
+
+struct resp {
+    char *body;
+    size_t len;
+    char request_id[80];
+    int should_retry; /* -1 absent, 0 false, 1 true */
+};
+
+static int max_retries = 2;
+static int retry_base_ms = 500;
+static long timeout_s = 80;
+
+static int env_int(const char *name, int def, int lo, int hi)
+{
+    const char *v = getenv(name);
+    char *end;
+    long n;
+
+    if (!v || !*v)
+        return def;
+    n = strtol(v, &end, 10);
+    return (*end || n < lo || n > hi) ? def : (int)n;
+}
+
+int stripe_client_init(void)
+{
+    max_retries = env_int("SOUK_STRIPE_MAX_RETRIES", 2, 0, 10);
+    retry_base_ms = env_int("SOUK_STRIPE_RETRY_BASE_MS", 500, 1, 60000);
+    timeout_s = env_int("SOUK_STRIPE_TIMEOUT_SECONDS", 80, 1, 600);
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void stripe_client_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+{
+    struct resp *r = ud;
+    size_t add = sz * n;
+
+    if (r->len + add > RESP_MAX)
+        return 0; /* aborts the transfer */
+    r->body = realloc(r->body, r->len + add + 1);
+    if (!r->body)
+        return 0;
+    memcpy(r->body + r->len, p, add);
+    r->len += add;
+    r->body[r->len] = 0;
+    return add;
+}
+
+/* Header value of `name` in one raw header line, or NULL. */
+static const char *header_is(const char *line, size_t n, const char *name, size_t *vlen)
+{
+    size_t nl = strlen(name);
+    const char *v;
+
+    if (n <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+        return NULL;
+    v = line + nl + 1;
+    while (v < line + n && *v == ' ')
+        v++;
+    *vlen = (size_t)(line + n - v);
+    while (*vlen && (v[*vlen - 1] == '\r' || v[*vlen - 1] == '\n'))
+        (*vlen)--;
+    return v;
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ud)
+{
+    struct resp *r = ud;
+    size_t len = sz * n, vlen;
+    const char *v;
+
+    if ((v = header_is(p, len, "Request-Id", &vlen)))
+        snprintf(r->request_id, sizeof r->request_id, "%.*s", (int)vlen, v);
+    else if ((v = header_is(p, len, "Stripe-Should-Retry", &vlen)))
+        r->should_retry = vlen == 4 && strncasecmp(v, "true", 4) == 0;
+    return len;
+}
+
+static struct curl_slist *make_headers(const char *idem_key)
+{
+    struct curl_slist *h = NULL;
+    char line[512];
+
+    snprintf(line, sizeof line, "Authorization: Bearer %s", stripe_secret_key());
+    h = curl_slist_append(h, line);
+    h = curl_slist_append(h, "Stripe-Version: " STRIPE_API_VERSION);
+    h = curl_slist_append(h, "Content-Type: application/x-www-form-urlencoded");
+    h = curl_slist_append(h, "Accept: application/json");
+    h = curl_slist_append(h, "User-Agent: souk-stripe/1");
+    h = curl_slist_append(h, "Expect:");
+    if (idem_key) {
+        snprintf(line, sizeof line, "Idempotency-Key: %s", idem_key);
+        h = curl_slist_append(h, line);
+    }
+    sodium_memzero(line, sizeof line);
+    return h;
+}
+
+/* One HTTP exchange. Returns the curl code; *status the HTTP status. */
+static CURLcode exchange(const char *method, const char *url, const struct form *body,
+                         struct curl_slist *hdrs, struct resp *r, long *status)
+{
+    CURL *c = curl_easy_init();
+    CURLcode rc;
+
+    if (!c)
+        return CURLE_FAILED_INIT;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body->buf : "");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, body ? (long)body->len : 0L);
+    } else if (strcmp(method, "GET") != 0) {
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    }
+    rc = curl_easy_perform(c);
+    *status = 0;
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    curl_easy_cleanup(c);
+    return rc;
+}
+
+static int retryable(long status, int should_retry)
+{
+    if (should_retry >= 0)
+        return should_retry;
+    return status == 0 || status == 409 || status == 429 || status >= 500;
+}
+
+static void backoff(int attempt)
+{
+    long ms = (long)retry_base_ms << (attempt - 1);
+    struct timespec ts;
+
+    if (ms > 5000)
+        ms = 5000;
+    ms = ms / 2 + (long)randombytes_uniform((uint32_t)(ms / 2 + 1));
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000L;
+    nanosleep(&ts, NULL);
+}
+
+/* Maps a non-2xx answer to a souk error with Stripe's message. */
+static int map_error(long status, const struct resp *r, const char *path,
+                     struct souk_errinfo *ei)
+{
+    json_t *j = r->body ? json_loads(r->body, 0, NULL) : NULL;
+    json_t *e = json_object_get(j, "error");
+    const char *type = json_string_value(json_object_get(e, "type"));
+    const char *code = json_string_value(json_object_get(e, "code"));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    int err = status == 404 ? SOUK_NOT_FOUND : SOUK_UPSTREAM;
+
+    log_json(LOG_WARN, "stripe request failed",
+             json_pack("{s:s, s:i, s:s?, s:s?, s:s}", "path", path, "status", (int)status,
+                       "type", type, "code", code, "request_id", r->request_id));
+    if (status == 0)
+        souk_fail(ei, err, "payment provider unreachable (%s)", path);
+    else
+        souk_fail(ei, err, "payment provider: %s%s%s (HTTP %ld)", type ? type : "error",
+                  msg ? ": " : "", msg ? msg : "", status);
+    json_decref(j);
+    return err;
+}
+
+int stripe_call(const char *method, const char *path, const struct form *body,
+                const char *idem_key, json_t **out, struct souk_errinfo *ei)
+{
+    char url[1024];
+    struct curl_slist *hdrs;
+    int err = SOUK_UPSTREAM;
+
+    *out = NULL;
+    snprintf(url, sizeof url, "%s%s", payments_api_base(), path);
+    hdrs = make_headers(strcmp(method, "POST") == 0 ? idem_key : NULL);
+    for (int attempt = 0;; attempt++) {
+        struct resp r = {.should_retry = -1};
+        long status;
+        CURLcode rc = exchange(method, url, body, hdrs, &r, &status);
+
+        if (rc == CURLE_OK && status >= 200 && status < 300) {
+            *out = json_loads(r.body ? r.body : "", 0, NULL);
+            err = *out ? SOUK_OK : souk_fail(ei, SOUK_UPSTREAM, "payment provider: bad JSON");
+            free(r.body);
+            break;
+        }
+        if (attempt >= max_retries || !retryable(rc == CURLE_OK ? status : 0, r.should_retry)) {
+            err = map_error(rc == CURLE_OK ? status : 0, &r, path, ei);
+            free(r.body);
+            break;
+        }
+        free(r.body);
+        backoff(attempt + 1);
+    }
+    curl_slist_free_all(hdrs);
+    return err;
+}

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# tests/run_all.sh - every test souk has; what `make test` and CI (.ci/run) run.
+#
+# Phases, in order, each with a header line and a time limit:
+#   build           make
+#   unit            make unit
+#   api-sqlite      tests/run_api.sh sqlite       (build/souk)
+#   api-pgsql       tests/run_api.sh pgsql        (build/souk)
+#   fuzz            make fuzz-run, FUZZ_SECONDS=10 (skipped, with a message, until fuzz/fuzz.mk exists)
+#   asan-build      make asan                     (build/asan: AddressSanitizer + UBSan)
+#   asan-unit       make V=asan unit              \  with ASAN_OPTIONS=detect_leaks=1 and
+#   asan-api-sqlite tests/run_api.sh sqlite        > UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+#   asan-api-pgsql  tests/run_api.sh pgsql        /  (build/asan/souk)
+#
+# One throwaway PostgreSQL 15 cluster and one Redis (tests/lib/services.sh) serve every phase;
+# SOUK_TEST_PG_URL and SOUK_TEST_REDIS_URL are exported. Everything started here is stopped on
+# exit, including on failure and Ctrl-C. The last line is `summary: N passed, N failed` (unit
+# tests + API tests; a phase that fails without counting a test, such as the build, counts as
+# one failure), and the exit status is non-zero when anything failed.
+#
+# Environment: SOUK_TEST_PHASES="unit api-sqlite" runs only the phases named (build always runs).
+set -u
+cd "$(dirname "$0")/.." || exit 2
+ROOT=$PWD
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+# shellcheck source=tests/lib/services.sh
+. "$ROOT/tests/lib/services.sh"
+
+LOG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/souk-test-logs.XXXXXX") || exit 2
+PHASE_PID=
+TAIL_PID=
+TOTAL_PASSED=0
+TOTAL_FAILED=0
+FAILED_PHASES=()
+T0=$(date +%s)
+
+cleanup() {
+    [ -n "$PHASE_PID" ] && kill -TERM "$PHASE_PID" 2>/dev/null && wait "$PHASE_PID" 2>/dev/null
+    [ -n "$TAIL_PID" ] && kill "$TAIL_PID" 2>/dev/null
+    svc_stop_all
+    rm -rf "$LOG_DIR"
+}
+trap cleanup EXIT
+trap 'echo "run_all: interrupted" >&2; exit 130' INT
+trap 'echo "run_all: terminated" >&2; exit 143' TERM
+
+wanted() {
+    [ -z "${SOUK_TEST_PHASES:-}" ] && return 0
+    [[ " $SOUK_TEST_PHASES " == *" $1 "* ]]
+}
+
+# run_phase NAME SECONDS CMD...: runs CMD under `timeout`, its output both shown and kept in
+# $LOG_DIR/NAME.log. Runs in the background so that a signal reaches our traps at once (timeout
+# makes its own process group; killing it signals the whole group). Returns CMD's status.
+run_phase() {
+    local name=$1 secs=$2 rc start
+    shift 2
+    start=$(date +%s)
+    echo
+    echo "==== [$name] $* (limit ${secs}s) ===="
+    : >"$LOG_DIR/$name.log"
+    timeout -k 15 "$secs" "$@" >"$LOG_DIR/$name.log" 2>&1 </dev/null &
+    PHASE_PID=$!
+    tail -n +1 -f --pid="$PHASE_PID" "$LOG_DIR/$name.log" &
+    TAIL_PID=$!
+    wait "$PHASE_PID"
+    rc=$?
+    PHASE_PID=
+    wait "$TAIL_PID" 2>/dev/null
+    TAIL_PID=
+    [ "$rc" -eq 124 ] && echo "run_all: [$name] timed out after ${secs}s" >&2
+    echo "==== [$name] exit $rc in $(($(date +%s) - start))s ===="
+    return "$rc"
+}
+
+# Adds `P passed, F failed` counts to the totals; a failed phase counts at least one failure.
+count() {
+    local name=$1 rc=$2 passed=$3 failed=$4
+    if [ "$rc" -ne 0 ]; then
+        [ "$failed" -eq 0 ] && failed=1
+        FAILED_PHASES+=("$name")
+    fi
+    TOTAL_PASSED=$((TOTAL_PASSED + passed))
+    TOTAL_FAILED=$((TOTAL_FAILED + failed))
+}
+
+# Sums the numbers captured by a sed -n 's/RE/\1/p' expression over a phase log.
+log_sum() {
+    sed -n "$2" "$LOG_DIR/$1.log" | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# A phase that runs no tests of its own: it passes or counts as one failure.
+step() {
+    local name=$1 rc
+    run_phase "$@"
+    rc=$?
+    count "$name" "$rc" 0 0
+    return "$rc"
+}
+
+# Unit tests: cmocka's `[  PASSED  ] N test(s).` / `[  FAILED  ] N test(s)` lines, and
+# run_unit.sh's `unit: P passed, F failed` (binaries) so that a crashed binary counts too.
+unit_phase() {
+    local name=$1 rc passed failed bins_failed
+    run_phase "$@"
+    rc=$?
+    passed=$(log_sum "$name" 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p')
+    failed=$(log_sum "$name" 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p')
+    bins_failed=$(log_sum "$name" 's/^unit: [0-9]* passed, \([0-9]*\) failed.*/\1/p')
+    [ "$bins_failed" -gt "$failed" ] && failed=$bins_failed
+    count "$name" "$rc" "$passed" "$failed"
+}
+
+# API tests: run_api.sh's `api[DB]: P passed, F failed, S skipped` line.
+api_phase() {
+    local name=$1 rc passed failed
+    run_phase "$@"
+    rc=$?
+    passed=$(log_sum "$name" 's/^api\[[a-z]*\]: \([0-9]*\) passed.*/\1/p')
+    failed=$(log_sum "$name" 's/^api\[[a-z]*\]: [0-9]* passed, \([0-9]*\) failed.*/\1/p')
+    count "$name" "$rc" "$passed" "$failed"
+}
+
+fuzz_phase() {
+    wanted fuzz || return 0
+    if [ ! -f fuzz/fuzz.mk ]; then
+        echo
+        echo "==== [fuzz] skipped: fuzz/fuzz.mk does not exist yet ===="
+        return 0
+    fi
+    step fuzz 600 env FUZZ_SECONDS=10 make --no-print-directory fuzz-run
+}
+
+start_services() {
+    echo "==== [services] PostgreSQL 15 and Redis ===="
+    svc_pg_start && svc_redis_start
+}
+
+summary() {
+    echo
+    [ ${#FAILED_PHASES[@]} -gt 0 ] && echo "failed phases: ${FAILED_PHASES[*]}"
+    echo "total time: $(($(date +%s) - T0))s"
+    echo "summary: $TOTAL_PASSED passed, $TOTAL_FAILED failed"
+}
+
+main() {
+    if ! step build 900 make --no-print-directory -j"$JOBS"; then
+        summary; return 1
+    fi
+    if ! start_services; then
+        count services 1 0 1; summary; return 1
+    fi
+    wanted unit && unit_phase unit 600 make --no-print-directory -j"$JOBS" unit
+    wanted api-sqlite && api_phase api-sqlite 600 env SOUK_BIN="$ROOT/build/souk" tests/run_api.sh sqlite
+    wanted api-pgsql && api_phase api-pgsql 600 env SOUK_BIN="$ROOT/build/souk" tests/run_api.sh pgsql
+    fuzz_phase
+
+    if wanted asan-build || wanted asan-unit || wanted asan-api-sqlite || wanted asan-api-pgsql; then
+        if step asan-build 1200 make --no-print-directory -j"$JOBS" asan; then
+            export ASAN_OPTIONS=detect_leaks=1
+            export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+            wanted asan-unit && unit_phase asan-unit 900 make --no-print-directory V=asan unit
+            wanted asan-api-sqlite && api_phase asan-api-sqlite 900 \
+                env SOUK_BIN="$ROOT/build/asan/souk" tests/run_api.sh sqlite
+            wanted asan-api-pgsql && api_phase asan-api-pgsql 900 \
+                env SOUK_BIN="$ROOT/build/asan/souk" tests/run_api.sh pgsql
+        fi
+    fi
+    summary
+    [ "$TOTAL_FAILED" -eq 0 ] && [ ${#FAILED_PHASES[@]} -eq 0 ]
+}
+
+main

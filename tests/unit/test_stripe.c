@@ -1,0 +1,161 @@
+/* test_stripe.c - Stripe-Signature verification and the form encoder/decoder
+ * (src/payments/signature.c, form.c). Vectors computed independently with
+ * Python's hmac module (same recipe as `openssl dgst -sha256 -hmac`). */
+#include "unit.h"
+
+#include <stdio.h>
+#include "core/arena.h"
+#include "payments/internal.h"
+
+#define BODY "{\"id\":\"evt_1\",\"object\":\"event\"}"
+#define SECRET "whsec_test_secret"
+#define MAC_NEW "0c8670ed117751cc551a20e35839447075c42800ea3cf3e8a2fbda99cd1e6edd"
+#define MAC_OLD "9119b75c4afa8bb5f71433cb34179a57aa261c58b80b417f1f537251b0cd38a8"
+#define T 1700000000
+
+static enum stripe_sig_result verify(const char *hdr, const char *secrets, int64_t now)
+{
+    return stripe_sig_verify(hdr, BODY, strlen(BODY), secrets, now, STRIPE_SIG_TOLERANCE);
+}
+
+static void test_sig_valid(void **state)
+{
+    (void)state;
+    assert_int_equal(verify("t=1700000000,v1=" MAC_NEW, SECRET, T), STRIPE_SIG_OK);
+    /* within tolerance, and in the future (accepted, like Node/Python/Go) */
+    assert_int_equal(verify("t=1700000000,v1=" MAC_NEW, SECRET, T + 300), STRIPE_SIG_OK);
+    assert_int_equal(verify("t=1700000000,v1=" MAC_NEW, SECRET, T - 1000), STRIPE_SIG_OK);
+    /* v0 and unknown keys ignored, any v1 may match, order free */
+    assert_int_equal(verify("v0=" MAC_NEW ",x=1,v1=" MAC_OLD ",t=1700000000,v1=" MAC_NEW,
+                            SECRET, T),
+                     STRIPE_SIG_OK);
+}
+
+static void test_sig_rotation(void **state)
+{
+    (void)state;
+    /* Stripe signs with old and new secrets during a roll */
+    assert_int_equal(verify("t=1700000000,v1=" MAC_OLD ",v1=" MAC_NEW, SECRET, T), STRIPE_SIG_OK);
+    /* we may hold several secrets too */
+    assert_int_equal(verify("t=1700000000,v1=" MAC_OLD, "whsec_x," SECRET ",whsec_old", T),
+                     STRIPE_SIG_OK);
+    assert_int_equal(verify("t=1700000000,v1=" MAC_OLD, SECRET, T), STRIPE_SIG_MISMATCH);
+}
+
+static void test_sig_refusals(void **state)
+{
+    (void)state;
+    assert_int_equal(verify("t=1700000000,v1=" MAC_NEW, SECRET, T + 301), STRIPE_SIG_TOO_OLD);
+    assert_int_equal(verify("t=1700000001,v1=" MAC_NEW, SECRET, T), STRIPE_SIG_MISMATCH);
+    assert_int_equal(verify("t=1700000000,v1=" MAC_NEW, "whsec_wrong", T), STRIPE_SIG_MISMATCH);
+    assert_int_equal(verify("t=1700000000,v0=" MAC_NEW, SECRET, T), STRIPE_SIG_NO_V1);
+    assert_int_equal(verify("v1=" MAC_NEW, SECRET, T), STRIPE_SIG_BAD_HEADER);
+    assert_int_equal(verify("t=abc,v1=" MAC_NEW, SECRET, T), STRIPE_SIG_BAD_HEADER);
+    assert_int_equal(verify("t=-5,v1=" MAC_NEW, SECRET, T), STRIPE_SIG_BAD_HEADER);
+    assert_int_equal(verify("", SECRET, T), STRIPE_SIG_NO_HEADER);
+    assert_int_equal(verify(NULL, SECRET, T), STRIPE_SIG_NO_HEADER);
+    assert_int_equal(verify("t=1700000000,v1=" MAC_NEW, "", T), STRIPE_SIG_NO_SECRET);
+    assert_int_equal(verify("t=1700000000,v1=" MAC_NEW, NULL, T), STRIPE_SIG_NO_SECRET);
+    /* a space after the comma (Stripe never sends one) is not the key "v1" */
+    assert_int_equal(verify("t=1700000000, v1=" MAC_NEW, SECRET, T), STRIPE_SIG_NO_V1);
+    /* truncated, or not hex */
+    assert_int_equal(verify("t=1700000000,v1=0c8670", SECRET, T), STRIPE_SIG_NO_V1);
+    assert_int_equal(stripe_sig_verify("t=1700000000,v1=" MAC_NEW, "", 0, SECRET, T, 300),
+                     STRIPE_SIG_NO_PAYLOAD);
+    /* one changed byte in the body */
+    assert_int_equal(stripe_sig_verify("t=1700000000,v1=" MAC_NEW, "{\"id\":\"evt_2\",\"object\":\"event\"}",
+                                       strlen(BODY), SECRET, T, 300),
+                     STRIPE_SIG_MISMATCH);
+    /* tolerance 0 disables the age check */
+    assert_int_equal(stripe_sig_verify("t=1,v1=" MAC_NEW, BODY, strlen(BODY), SECRET, T, 0),
+                     STRIPE_SIG_MISMATCH);
+}
+
+static void test_sig_make_roundtrip(void **state)
+{
+    char hdr[STRIPE_SIG_HEADER_MAX];
+    (void)state;
+    stripe_sig_make(SECRET, T, BODY, strlen(BODY), hdr);
+    assert_string_equal(hdr, "t=1700000000,v1=" MAC_NEW);
+    assert_int_equal(verify(hdr, SECRET, T), STRIPE_SIG_OK);
+}
+
+static void test_form_encode(void **state)
+{
+    struct form f;
+    json_t *md = json_pack("{s:s, s:i}", "order_id", "42", "skip", 1);
+    (void)state;
+
+    form_init(&f);
+    form_add(&f, "mode", "payment");
+    form_add(&f, "success_url", "https://shop.example/ok?s={CHECKOUT_SESSION_ID}");
+    form_add(&f, "line_items[0][price_data][product_data][name]", "Pro plan & co");
+    form_add_int(&f, "line_items[0][price_data][unit_amount]", 2500);
+    form_add_bool(&f, "cancel_at_period_end", 1);
+    form_add(&f, "absent", NULL);
+    form_add_map(&f, "metadata", md);
+    assert_string_equal(f.buf,
+                        "mode=payment"
+                        "&success_url=https%3A%2F%2Fshop.example%2Fok%3Fs%3D%7BCHECKOUT_SESSION_ID%7D"
+                        "&line_items[0][price_data][product_data][name]=Pro%20plan%20%26%20co"
+                        "&line_items[0][price_data][unit_amount]=2500"
+                        "&cancel_at_period_end=true&metadata[order_id]=42");
+    form_cleanup(&f);
+    json_decref(md);
+}
+
+static void test_form_decode(void **state)
+{
+    struct arena *a = arena_new(0);
+    struct form_kv *kv;
+    const char *body = "mode=payment&metadata%5Border_id%5D=42&metadata[x]=a+b%2Fc"
+                       "&metadata[gone]=1&metadata[gone]=&bad=%zz%4&empty&a[b][c]=deep";
+    int n = form_parse(a, body, strlen(body), &kv);
+    json_t *md;
+    (void)state;
+
+    assert_int_equal(n, 8);
+    assert_string_equal(form_get(kv, n, "mode"), "payment");
+    assert_string_equal(form_get(kv, n, "metadata[order_id]"), "42");
+    assert_string_equal(form_get(kv, n, "bad"), "%zz%4");
+    assert_string_equal(form_get(kv, n, "empty"), "");
+    assert_null(form_get(kv, n, "nope"));
+    md = form_get_map(kv, n, "metadata");
+    assert_int_equal(json_object_size(md), 2);
+    assert_string_equal(json_string_value(json_object_get(md, "x")), "a b/c");
+    json_decref(md);
+    md = form_get_map(kv, n, "a"); /* nested keys are not a flat map */
+    assert_int_equal(json_object_size(md), 0);
+    json_decref(md);
+    arena_free(a);
+}
+
+static void test_form_roundtrip(void **state)
+{
+    struct arena *a = arena_new(0);
+    struct form f;
+    struct form_kv *kv;
+    const char *weird = "ä ö&=+%[]\x01 ~.-_";
+    int n;
+    (void)state;
+
+    form_init(&f);
+    form_add(&f, "k[0][x]", weird);
+    n = form_parse(a, f.buf, f.len, &kv);
+    assert_int_equal(n, 1);
+    assert_string_equal(kv[0].key, "k[0][x]");
+    assert_string_equal(kv[0].value, weird);
+    form_cleanup(&f);
+    arena_free(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sig_valid),          cmocka_unit_test(test_sig_rotation),
+        cmocka_unit_test(test_sig_refusals),       cmocka_unit_test(test_sig_make_roundtrip),
+        cmocka_unit_test(test_form_encode),        cmocka_unit_test(test_form_decode),
+        cmocka_unit_test(test_form_roundtrip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
