@@ -11,7 +11,8 @@
 # pytest's junit xml), which tests/run_all.sh adds up. Exit status is non-zero when any test
 # failed or errored, when pytest collected no tests (exit code 5), or when pytest crashed.
 #
-# Extra arguments go to pytest, e.g. `tests/run_api.sh sqlite -k healthz -x`.
+# Extra arguments go to pytest, e.g. `tests/run_api.sh sqlite -k healthz -x` or
+# `tests/run_api.sh pgsql tests/api/test_foundation.py` (a path replaces the default tests/api).
 set -u
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$PWD
@@ -77,7 +78,7 @@ run_db() {
     local db=$1 xml="$REPORT_DIR/junit-$1.xml" rc counts passed failed skipped
     shift
     echo "== api tests on $db ($SOUK_BIN)"
-    SOUK_TEST_DB=$db /usr/bin/python3 -m pytest "$ROOT/tests/api" -q -p no:cacheprovider \
+    SOUK_TEST_DB=$db /usr/bin/python3 -m pytest -q -p no:cacheprovider \
         --junitxml="$xml" -o junit_family=xunit2 "$@"
     rc=$?
     counts=$(junit_counts "$xml")
@@ -93,8 +94,14 @@ run_db() {
     [ "$rc" -eq 0 ]
 }
 
+# Test files or directories among the arguments replace the default tests/api.
+targets=("$ROOT/tests/api")
+for a in "$@"; do
+    case "$a" in -*) ;; *) [ -e "$a" ] && targets=() ;; esac
+done
+
 status=0
 for db in $dbs; do
-    run_db "$db" "$@" || status=1
+    run_db "$db" "${targets[@]}" "$@" || status=1
 done
 exit $status

@@ -84,3 +84,59 @@ int policy_self_assignable_role(int role)
 {
     return role == AUTH_ROLE_CUSTOMER || role == AUTH_ROLE_VENDOR;
 }
+
+/* ---- catalog and orders ------------------------------------------------------------ */
+
+int policy_customer(const struct http_req *req, struct souk_errinfo *ei)
+{
+    return require_role(req, AUTH_ROLE_CUSTOMER, ei);
+}
+
+int policy_is_admin(const struct http_req *req)
+{
+    return req->user && req->user->role == AUTH_ROLE_ADMIN;
+}
+
+int policy_order_view(const struct http_req *req, const char *customer_user_id,
+                      const char *vendor_user_id, struct souk_errinfo *ei)
+{
+    int err = policy_user(req, ei);
+
+    if (err)
+        return err;
+    if (!is_owner(req, customer_user_id) && !is_owner(req, vendor_user_id) &&
+        req->user->role != AUTH_ROLE_ADMIN)
+        return souk_fail(ei, SOUK_NOT_FOUND, "No such order.");
+    return SOUK_OK;
+}
+
+int policy_order_customer(const struct http_req *req, const char *customer_user_id,
+                          const char *vendor_user_id, struct souk_errinfo *ei)
+{
+    int err = policy_order_view(req, customer_user_id, vendor_user_id, ei);
+
+    if (!err && !is_owner(req, customer_user_id))
+        err = souk_fail(ei, SOUK_FORBIDDEN, "Only the customer who placed the order may do this.");
+    return err;
+}
+
+int policy_order_vendor(const struct http_req *req, const char *customer_user_id,
+                        const char *vendor_user_id, struct souk_errinfo *ei)
+{
+    int err = policy_order_view(req, customer_user_id, vendor_user_id, ei);
+
+    if (!err && !is_owner(req, vendor_user_id))
+        err = souk_fail(ei, SOUK_FORBIDDEN, "Only the vendor of the order may do this.");
+    return err;
+}
+
+int policy_order_refund(const struct http_req *req, const char *customer_user_id,
+                        const char *vendor_user_id, struct souk_errinfo *ei)
+{
+    int err = policy_order_view(req, customer_user_id, vendor_user_id, ei);
+
+    if (!err && !is_owner(req, vendor_user_id) && req->user->role != AUTH_ROLE_ADMIN)
+        err = souk_fail(ei, SOUK_FORBIDDEN,
+                        "Only the vendor of the order or an administrator may refund it.");
+    return err;
+}

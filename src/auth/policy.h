@@ -38,4 +38,25 @@ int policy_sees_private(const struct http_req *req, const char *owner_user_id);
 /* Roles a person may give themselves at registration. */
 int policy_self_assignable_role(int role);
 
+/* ---- catalog and orders (src/catalog, src/orders) --------------------------
+ * An order is private to its customer, its vendor and ADMIN: anyone else gets
+ * SOUK_NOT_FOUND, as if it did not exist. Among those who see it, only the
+ * party named may act; the others get SOUK_FORBIDDEN. */
+/* A CUSTOMER (placing an order). */
+int policy_customer(const struct http_req *req, struct souk_errinfo *ei);
+/* Sees the order: its customer, its vendor (the profile owner's user id), ADMIN. */
+int policy_order_view(const struct http_req *req, const char *customer_user_id,
+                      const char *vendor_user_id, struct souk_errinfo *ei);
+/* Acts as the order's customer (cancel, new payment link). */
+int policy_order_customer(const struct http_req *req, const char *customer_user_id,
+                          const char *vendor_user_id, struct souk_errinfo *ei);
+/* Acts as the order's vendor (complete). */
+int policy_order_vendor(const struct http_req *req, const char *customer_user_id,
+                        const char *vendor_user_id, struct souk_errinfo *ei);
+/* Refunds: the order's vendor or ADMIN. */
+int policy_order_refund(const struct http_req *req, const char *customer_user_id,
+                        const char *vendor_user_id, struct souk_errinfo *ei);
+/* 1 when the caller is an ADMIN (for the actor recorded in order history). */
+int policy_is_admin(const struct http_req *req);
+
 #endif

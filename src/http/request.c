@@ -108,7 +108,9 @@ char *http_url_decode(struct arena *a, const char *s, size_t n, int plus)
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
         if (s[i] == '%' && i + 2 < n &&
-            (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
+            (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0 && (hi | lo)) {
+            /* %00 is kept as the three characters: a NUL would silently cut
+             * the key or value short for every C string consumer. */
             *o++ = (char)(hi * 16 + lo);
             i += 2;
         } else {

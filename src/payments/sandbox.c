@@ -406,36 +406,59 @@ static json_t *customer_new(struct db_conn *tx, const char *email, struct souk_e
     return c;
 }
 
-static json_t *intent_new(const struct obj *s, const char *customer, const char *status,
+/* The session's PaymentIntent: one per session, reused by every attempt
+ * (a decline, then a success), as Stripe Checkout does. */
+static json_t *intent_for(const struct obj *s, const char *customer, const char *status,
                           const char *charge)
 {
     char id[64];
+    const char *known = json_string_value(json_object_get(s->priv, "payment_intent"));
     int64_t amount = json_integer_value(json_object_get(s->o, "amount_total"));
     int paid = strcmp(status, "succeeded") == 0;
+    int sub = strcmp(json_string_value(json_object_get(s->o, "mode")), "subscription") == 0;
 
-    new_id("pi_", id);
+    if (known)
+        snprintf(id, sizeof id, "%s", known);
+    else
+        new_id("pi_", id);
+    json_object_set_new(s->priv, "payment_intent", json_string(id));
     return json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s?, s:O, s:s?, s:I, s:b}", "id", id,
                      "object", "payment_intent", "amount", (json_int_t)amount, "amount_received",
                      (json_int_t)(paid ? amount : 0), "currency",
                      json_string_value(json_object_get(s->o, "currency")), "status", status,
-                     "customer", customer, "metadata", json_object_get(s->priv, "pi_metadata"),
+                     "customer", customer, "metadata",
+                     json_object_get(s->priv, sub ? "sub_metadata" : "pi_metadata"),
                      "latest_charge", charge, "created", (json_int_t)now_s(), "livemode", 0);
+}
+
+/* Saves a PaymentIntent (insert or update) and the session's private part. */
+static int intent_save(struct db_conn *tx, const struct obj *s, json_t *pi, const char *state,
+                       struct souk_errinfo *ei)
+{
+    struct obj old;
+    int err = obj_load(tx, json_string_value(json_object_get(pi, "id")), "payment_intent", &old,
+                       ei);
+    int exists = old.o != NULL;
+
+    obj_cleanup(&old);
+    if (!err)
+        err = obj_put(tx, "payment_intent", state, pi, NULL, !exists, ei);
+    if (!err)
+        err = obj_put(tx, "checkout.session", s->state, s->o, s->priv, 0, ei);
+    return err;
 }
 
 static int pay_declined(struct db_conn *tx, struct obj *s, struct sbx_resp *out,
                         struct souk_errinfo *ei)
 {
-    json_t *pi = intent_new(s, NULL, "requires_payment_method", NULL);
-    int sub = strcmp(json_string_value(json_object_get(s->o, "mode")), "subscription") == 0;
+    json_t *pi = intent_for(s, NULL, "requires_payment_method", NULL);
     int err;
 
-    if (sub) /* the subscription's metadata is what maps it back */
-        json_object_set(pi, "metadata", json_object_get(s->priv, "sub_metadata"));
     json_object_set_new(pi, "last_payment_error",
                         json_pack("{s:s, s:s, s:s, s:s}", "type", "card_error", "code",
                                   "card_declined", "decline_code", "generic_decline", "message",
                                   "Your card was declined."));
-    err = obj_put(tx, "payment_intent", "requires_payment_method", pi, NULL, 1, ei);
+    err = intent_save(tx, s, pi, "requires_payment_method", ei);
     if (!err)
         err = emit(tx, "payment_intent.payment_failed", pi, NULL, ei);
     json_decref(pi);
@@ -452,7 +475,7 @@ static int pay_payment_mode(struct db_conn *tx, struct obj *s, const char *cus,
     int err;
 
     new_id("ch_", ch_id);
-    pi = intent_new(s, cus, "succeeded", ch_id);
+    pi = intent_for(s, cus, "succeeded", ch_id);
     ch = json_pack("{s:s, s:s, s:O, s:I, s:s, s:s, s:s, s:O, s:b, s:I, s:b}", "id", ch_id,
                    "object", "charge", "amount", json_object_get(pi, "amount"),
                    "amount_refunded", (json_int_t)0, "currency",
@@ -461,7 +484,7 @@ static int pay_payment_mode(struct db_conn *tx, struct obj *s, const char *cus,
                    "metadata", json_object_get(pi, "metadata"), "refunded", 0, "created",
                    (json_int_t)now_s(), "paid", 1);
     json_object_set(s->o, "payment_intent", json_object_get(pi, "id"));
-    err = obj_put(tx, "payment_intent", "succeeded", pi, NULL, 1, ei);
+    err = intent_save(tx, s, pi, "succeeded", ei);
     if (!err)
         err = obj_put(tx, "charge", "succeeded", ch, NULL, 1, ei);
     if (!err)

@@ -310,7 +310,7 @@ struct admin_args {
 static int admin_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
 {
     struct admin_args *a = arg;
-    struct user before;
+    struct user before = {0};
     int err, role, active;
 
     if ((err = users_get(c, a->id, &before, ei)))

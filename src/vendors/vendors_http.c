@@ -159,9 +159,9 @@ static int chef_register(struct http_req *req)
     struct souk_errinfo ei = {0};
     struct user_new un = {.role = AUTH_ROLE_VENDOR};
     struct vendor_in in;
-    struct vendor_profile p;
-    struct auth_tokens t;
-    struct user u;
+    struct vendor_profile p = {0};
+    struct auth_tokens t = {0};
+    struct user u = {0};
     json_t *out;
     int err;
 

@@ -8,6 +8,7 @@ transaction of its own), enqueued through the test-mode admin endpoint.
 import json
 import os
 import queue
+import socket
 import threading
 import time
 
@@ -18,26 +19,38 @@ from jobs_support import admin_token, enqueue, job_server, new_user, wait_for, w
 
 
 class Stream:
-    """Reads a GET /api/events/ stream in a thread; events land in a queue as dicts."""
+    """A GET /api/events/ stream over a raw HTTP/1.0 socket (no chunked encoding, and close()
+    returns at once), read in a thread; events land in a queue as dicts."""
 
     def __init__(self, server, token=None, last_event_id=None, query_token=False):
-        headers = {}
-        url = server.url + "/api/events/"
-        if query_token:
-            url += f"?token={token}"
-        elif token:
-            headers["Authorization"] = f"Bearer {token}"
+        path = "/api/events/" + (f"?token={token}" if query_token else "")
+        lines = [f"GET {path} HTTP/1.0", f"Host: 127.0.0.1:{server.port}",
+                 "Accept: text/event-stream"]
+        if token and not query_token:
+            lines.append(f"Authorization: Bearer {token}")
         if last_event_id:
-            headers["Last-Event-ID"] = last_event_id
-        self.resp = requests.get(url, headers=headers, stream=True, timeout=(5, 60))
+            lines.append(f"Last-Event-ID: {last_event_id}")
+        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        self.file = self.sock.makefile("rb")
+        self.status = int(self.file.readline().split()[1])
+        self.headers = {}
+        while True:
+            line = self.file.readline().decode().rstrip("\r\n")
+            if not line:
+                break
+            key, _, value = line.partition(":")
+            self.headers[key.strip().lower()] = value.strip()
+        self.sock.settimeout(None)
         self.events = queue.Queue()
-        if self.resp.status_code == 200:
+        if self.status == 200:
             threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
         ev = {}
         try:
-            for line in self.resp.iter_lines(chunk_size=1, decode_unicode=True):
+            for raw in self.file:
+                line = raw.decode().rstrip("\r\n")
                 if line == "":
                     if ev:
                         self.events.put(ev)
@@ -45,14 +58,18 @@ class Stream:
                 elif not line.startswith(":"):
                     key, _, value = line.partition(":")
                     ev[key] = value[1:] if value.startswith(" ") else value
-        except (requests.RequestException, AttributeError, ValueError):
+        except (OSError, ValueError):
             pass
 
     def next(self, timeout=10):
         return self.events.get(timeout=timeout)
 
     def close(self):
-        self.resp.close()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
 
 
 @pytest.fixture
@@ -108,8 +125,8 @@ def test_event_stream_live_and_replay(node):
     uid, token = new_user(server)
     s = Stream(server, token)
     try:
-        assert s.resp.status_code == 200
-        assert s.resp.headers["Content-Type"].startswith("text/event-stream")
+        assert s.status == 200
+        assert s.headers["content-type"].startswith("text/event-stream")
         time.sleep(0.3)
         raise_event(server, admin, uid, {"n": 1})
         ev = s.next()
@@ -161,7 +178,7 @@ def test_event_reaches_stream_on_another_node(souk_factory, db_kind):
     uid, token = new_user(a)
     s = Stream(b, token)  # held by node B; the job runs on node A
     try:
-        assert s.resp.status_code == 200
+        assert s.status == 200
         time.sleep(0.5)  # B's subscriber is connected by now
         raise_event(a, admin, uid, {"via": "redis"})
         ev = s.next(timeout=10)
