@@ -9,26 +9,31 @@
 #   3. 1,000 open SSE streams on one node: the server's RSS (VmRSS in /proc/PID/status) before
 #      and after, and the memory per stream.
 #
-# Usage: bench/jobs.sh [--jobs N] [--events M] [--streams S]   (SOUK_BIN, default build/souk)
+# Usage: bench/jobs.sh [--jobs N] [--events M] [--streams S] [--write]   (SOUK_BIN, default build/souk)
 # Uses SOUK_TEST_PG_URL when set, else starts a throwaway PostgreSQL (tests/lib/services.sh).
 # Only loopback traffic; every process started here is stopped by PID; bounded in count and time.
-# Prints a Markdown section for bench/RESULTS.md on stdout.
+# Prints a Markdown section on stdout; with --write it also replaces the section between the
+# markers <!-- bench/jobs.sh --> and <!-- /bench/jobs.sh --> in bench/RESULTS.md (appended
+# when absent), so bench/run.sh's own sections are left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-JOBS=5000 EVENTS=300 STREAMS=1000 THREADS=${SOUK_BENCH_JOB_THREADS:-4}
+JOBS=5000 EVENTS=300 STREAMS=1000 THREADS=${SOUK_BENCH_JOB_THREADS:-4} WRITE=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --jobs) JOBS=$2; shift 2 ;;
         --events) EVENTS=$2; shift 2 ;;
         --streams) STREAMS=$2; shift 2 ;;
-        *) echo "usage: $0 [--jobs N] [--events M] [--streams S]" >&2; exit 2 ;;
+        --write) WRITE=1; shift ;;
+        *) echo "usage: $0 [--jobs N] [--events M] [--streams S] [--write]" >&2; exit 2 ;;
     esac
 done
 SOUK_BIN=${SOUK_BIN:-$ROOT/build/souk}
 [ -x "$SOUK_BIN" ] || { echo "bench/jobs.sh: no $SOUK_BIN (run make)" >&2; exit 2; }
 "$SOUK_BIN" worker --help >/dev/null 2>&1 || { echo "bench/jobs.sh: souk has no worker command" >&2; exit 2; }
 
+# Never inherit another script's service directory: svc_stop_all below removes $SVC_DIR.
+unset SVC_DIR SVC_PG_DATA SVC_REDIS_PID
 # shellcheck source=tests/lib/services.sh
 . "$ROOT/tests/lib/services.sh"
 PIDS=()
@@ -64,7 +69,7 @@ throughput() { # $1 = worker processes
         pids+=($!); PIDS+=($!)
     done
     for i in $(seq 1 1200); do # 120 s at most
-        done_n=$(q "SELECT count(*) FROM jobs WHERE state = 'done'")
+        done_n=$(q "SELECT count(*) FROM jobs WHERE kind = 'test.record' AND state = 'done'")
         [ "$done_n" -ge "$JOBS" ] && break
         sleep 0.1
     done
@@ -77,10 +82,8 @@ throughput() { # $1 = worker processes
 }
 
 # ---- 2 and 3: one server, Python client ---------------------------------------------------
-PORT=$(svc_free_port)
-SOUK_LISTEN=127.0.0.1:$PORT SOUK_JOB_WORKERS=2 "$SOUK_BIN" serve >>"$WORK/serve.log" 2>&1 &
-SERVE_PID=$!; PIDS+=($SERVE_PID)
 
+report() {
 echo "## Jobs and live notifications (bench/jobs.sh)"
 echo
 echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, PostgreSQL 15 (fsync off), $JOBS test.record jobs"
@@ -91,6 +94,9 @@ echo "|---|---|---|---|---|"
 throughput 1
 throughput 2
 echo
+PORT=$(svc_free_port)
+SOUK_LISTEN=127.0.0.1:$PORT SOUK_JOB_WORKERS=2 "$SOUK_BIN" serve >>"$WORK/serve.log" 2>&1 &
+SERVE_PID=$!; PIDS+=($SERVE_PID)
 "$SOUK_BIN" createuser --email bench-admin@example.com --password bench-password-123 --role ADMIN >/dev/null
 /usr/bin/python3 - "$PORT" "$SERVE_PID" "$EVENTS" "$STREAMS" <<'PY'
 import json, resource, socket, statistics, sys, threading, time, urllib.request
@@ -172,3 +178,18 @@ for s, _ in held:
 print(f"{streams} open SSE streams on one node: RSS {before / 1024:.1f} MiB -> "
       f"{after / 1024:.1f} MiB, {(after - before) / streams:.1f} KiB per stream.")
 PY
+}
+
+report | tee "$WORK/section.md"
+if [ "$WRITE" = 1 ]; then
+    /usr/bin/python3 - "$ROOT/bench/RESULTS.md" "$WORK/section.md" <<'PY'
+import os, re, sys
+path, section = sys.argv[1], open(sys.argv[2]).read().strip()
+block = f"<!-- bench/jobs.sh -->\n{section}\n<!-- /bench/jobs.sh -->"
+text = open(path).read() if os.path.exists(path) else "# Benchmark results\n"
+pat = re.compile(r"<!-- bench/jobs.sh -->.*?<!-- /bench/jobs.sh -->", re.S)
+text = pat.sub(lambda m: block, text) if pat.search(text) else text.rstrip("\n") + "\n\n" + block
+open(path, "w").write(text + ("" if text.endswith("\n") else "\n"))
+PY
+    echo "bench/jobs.sh: updated bench/RESULTS.md" >&2
+fi

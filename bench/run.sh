@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# bench/run.sh - wrk benchmarks of build/souk on SQLite and PostgreSQL; writes bench/RESULTS.md.
+# bench/run.sh - wrk benchmarks of build/souk on SQLite and PostgreSQL; writes its section of
+# bench/RESULTS.md (between <!-- bench/run.sh --> markers) and the file's title, leaving the
+# sections of the other bench scripts as they are (bench/section.py; see bench/README.md).
 #
 # For each database it starts its own souk (fresh data dir; for PostgreSQL a throwaway
 # cluster from tests/lib/services.sh), runs the setup step (which may create data and fill the
@@ -69,7 +71,7 @@ raise_fd_limit() {
 }
 
 start_souk() { # $1 = database url
-    local port i
+    local port _
     port=$(svc_free_port)
     SOUK_URL=http://127.0.0.1:$port
     mkdir -p "$WORK/data-$port"
@@ -78,7 +80,7 @@ start_souk() { # $1 = database url
         SOUK_SECRET_KEY=bench-secret-key-0123456789abcdef0123456789abcdef \
         "$SOUK_BIN" serve >"$WORK/souk-$port.log" 2>&1 </dev/null &
     SOUK_PID=$!
-    for i in $(seq 1 300); do
+    for _ in $(seq 1 300); do
         curl -fs -o /dev/null "$SOUK_URL/healthz" && return 0
         kill -0 "$SOUK_PID" 2>/dev/null || break
         sleep 0.1
@@ -156,31 +158,49 @@ commit() {
     echo "$c"
 }
 
+# The title and introduction of the results file: run.sh owns what comes before the first
+# marked section (see bench/README.md, "Results file").
+write_head() {
+    echo "# souk benchmark results"
+    echo
+    echo "Each section below is written by one script and replaced only by that script, between"
+    echo "HTML comment markers named after it; bench/README.md says what each one measures."
+}
+
+write_section() {
+    echo "## HTTP stack and point reads (bench/run.sh)"
+    echo
+    echo "Written by \`make bench\`; bench/README.md says what is measured."
+    echo
+    machine
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "- commit: $(commit)"
+    echo "- wrk: $(wrk --version 2>&1 | head -n 1 | cut -d' ' -f1-2), ${SECONDS_PER_RUN}s per run," \
+         "$THREADS threads (at most one per connection), client and server on the same machine"
+    echo "- server: \`souk serve\` with SOUK_LOG_LEVEL=warn SOUK_ACCESS_LOG=0 SOUK_RATE_LIMIT_RPS=0," \
+         "other settings default; PostgreSQL 15 throwaway cluster with fsync=off"
+    echo
+    echo "| database | target | connections | req/s | p50 ms | p99 ms | errors |"
+    echo "|---|---|---:|---:|---:|---:|---:|"
+    cat "$WORK/rows"
+    echo
+    echo "Commands (the URL's port changes from run to run):"
+    echo
+    echo '```'
+    echo "BENCH_SECONDS=$SECONDS_PER_RUN make bench"
+    cat "$WORK/commands"
+    echo '```'
+}
+
+# Replaces only this script's section of $OUT (and the head); other scripts' sections stay.
 write_results() {
-    {
-        echo "# souk benchmark results"
-        echo
-        echo "Written by \`make bench\` (bench/run.sh); see bench/README.md for what is measured."
-        echo
-        machine
-        echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-        echo "- commit: $(commit)"
-        echo "- wrk: $(wrk --version 2>&1 | head -n 1 | cut -d' ' -f1-2), ${SECONDS_PER_RUN}s per run," \
-             "$THREADS threads (at most one per connection), client and server on the same machine"
-        echo "- server: \`souk serve\` with SOUK_LOG_LEVEL=warn SOUK_ACCESS_LOG=0 SOUK_RATE_LIMIT_RPS=0," \
-             "other settings default; PostgreSQL 15 throwaway cluster with fsync=off"
-        echo
-        echo "| database | target | connections | req/s | p50 ms | p99 ms | errors |"
-        echo "|---|---|---:|---:|---:|---:|---:|"
-        cat "$WORK/rows"
-        echo
-        echo "Commands (the URL's port changes from run to run):"
-        echo
-        echo '```'
-        echo "BENCH_SECONDS=$SECONDS_PER_RUN make bench"
-        cat "$WORK/commands"
-        echo '```'
-    } >"$OUT"
+    write_head >"$WORK/head.md"
+    write_section >"$WORK/section.md"
+    if ! /usr/bin/python3 "$ROOT/bench/section.py" "$OUT" bench/run.sh "$WORK/section.md" \
+        --head "$WORK/head.md"; then
+        cat "$WORK/section.md" >&2 # the measurements are not lost
+        die "could not update $OUT (see above)"
+    fi
 }
 
 main() {

@@ -1,9 +1,17 @@
-/* app.c - the list of modules. A new domain adds its register call here. */
+/* app.c - the list of modules. A new domain adds its init and register
+ * calls here, in dependency order: identity, then jobs and notifications
+ * (used by everything after), then payments, then the marketplaces. */
 #include "app.h"
 #include "auth/auth.h"
+#include "catalog/catalog.h"
 #include "core/config.h"
 #include "http/http.h"
 #include "http/ops.h"
+#include "jobs/jobs.h"
+#include "mail/mail.h"
+#include "notify/notify.h"
+#include "orders/orders.h"
+#include "payments/payments.h"
 #include "users/users.h"
 #include "vendors/vendors.h"
 
@@ -12,17 +20,46 @@ void app_register_routes(struct router *r)
     ops_http_register(r);
     users_http_register(r);
     vendors_http_register(r);
+    notify_http_register(r);
+    jobs_http_register(r);
+    payments_http_register(r);
+    catalog_http_register(r);
+    orders_http_register(r);
+}
+
+/* Everything a node needs before it serves or runs jobs, except the job
+ * workers themselves. */
+int app_init_modules(struct db *db, struct souk_errinfo *ei)
+{
+    int err;
+
+    if (ratelimit_init(souk_cfg ? souk_cfg->redis_url : NULL))
+        return souk_fail(ei, SOUK_INVALID, "SOUK_REDIS_URL: not a valid redis:// URL");
+    if ((err = auth_init(db, ei)))
+        return err;
+    mail_init();
+    if ((err = notify_init(db, souk_cfg ? souk_cfg->redis_url : NULL, ei)))
+        return err;
+    if ((err = payments_init(db, ei)))
+        return err;
+    if ((err = catalog_init(db, ei)) || (err = orders_init(db, ei)))
+        return err;
+    return SOUK_OK;
 }
 
 int app_init(struct db *db, struct souk_errinfo *ei)
 {
-    if (ratelimit_init(souk_cfg ? souk_cfg->redis_url : NULL))
-        return souk_fail(ei, SOUK_INTERNAL, "rate limiter failed to start");
-    return auth_init(db, ei);
+    int err = app_init_modules(db, ei);
+    if (err)
+        return err;
+    return jobs_start(db, souk_cfg ? souk_cfg->job_workers : 0, ei);
 }
 
 void app_shutdown(void)
 {
+    jobs_stop(souk_cfg ? souk_cfg->shutdown_timeout : 5);
+    payments_shutdown();
+    notify_shutdown();
     auth_shutdown();
     ratelimit_shutdown();
 }

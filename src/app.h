@@ -11,8 +11,12 @@ struct db;
 /* Registers every route of every module. */
 void app_register_routes(struct router *r);
 /* Starts process-wide services that need the database (auth caches, rate
- * limiter, ...). 0 ok. */
+ * limiter, notification fan-out, payment purposes, ...) without the job
+ * workers. 0 ok. */
+int app_init_modules(struct db *db, struct souk_errinfo *ei);
+/* app_init_modules, then the job workers (SOUK_JOB_WORKERS). */
 int app_init(struct db *db, struct souk_errinfo *ei);
+/* Stops job workers (letting running jobs finish), then the modules. */
 void app_shutdown(void);
 
 #endif

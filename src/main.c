@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "db/db.h"
 #include "http/http.h"
+#include "jobs/jobs.h"
 #include "users/users.h"
 #include "version.h"
 
@@ -90,8 +91,9 @@ static void progress(const struct db_migration *m)
     log_info("applied migration %04d_%s", m->version, m->name);
 }
 
-/* Opens the database and applies pending migrations. */
-static struct db *open_db(int pool)
+/* Opens the database and applies pending migrations (*napplied, if not
+ * NULL, gets how many were new). */
+static struct db *open_db(int pool, int *napplied)
 {
     struct souk_errinfo ei = {0};
     struct db *db;
@@ -108,6 +110,8 @@ static struct db *open_db(int pool)
     }
     if (applied)
         log_info("database migrated: %d new migration(s)", applied);
+    if (napplied)
+        *napplied = applied;
     return db;
 }
 
@@ -131,25 +135,31 @@ static int wait_for_signal(void)
     return sig;
 }
 
+/* Blocks SIGINT/SIGTERM in every thread (the main thread waits for them
+ * with sigwait) and ignores SIGPIPE. Call before starting any thread. */
+static void setup_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     struct souk_errinfo ei = {0};
     struct http_server *srv;
     struct router *r;
     struct db *db;
-    sigset_t set;
 
     parse_flags(argc, argv, NULL, NULL);
     finish_config();
-    /* Block the signals in every thread; the main thread waits for them. */
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    setup_signals();
     raise_nofile();
 
-    db = open_db(cfg.db_pool);
+    db = open_db(cfg.db_pool, NULL);
     if (app_init(db, &ei)) {
         fprintf(stderr, "souk: start-up failed: %s\n", ei.detail);
         db_close(db);
@@ -194,12 +204,60 @@ static int cmd_serve(int argc, char **argv)
     return 0;
 }
 
+static int cmd_worker(int argc, char **argv)
+{
+    struct souk_errinfo ei = {0};
+    struct db *db;
+
+    parse_flags(argc, argv, NULL, NULL);
+    finish_config();
+    setup_signals();
+    db = open_db(cfg.job_workers + 2, NULL);
+    if (app_init_modules(db, &ei) || jobs_start(db, cfg.job_workers, &ei)) {
+        fprintf(stderr, "souk worker: start-up failed: %s\n", ei.detail);
+        app_shutdown();
+        db_close(db);
+        return 1;
+    }
+    log_json(LOG_INFO, "worker started",
+             json_pack("{s:s, s:i}", "node", jobs_node_id(), "threads", cfg.job_workers));
+    int sig = wait_for_signal();
+    log_info("signal %d: stopping (letting running jobs finish)", sig);
+    app_shutdown();
+    db_close(db);
+    log_info("stopped");
+    return 0;
+}
+
+static int cmd_jobs(int argc, char **argv)
+{
+    /* souk jobs SUBCOMMAND [ARGS...] [--flags]: positional words go to the
+     * jobs CLI, --flags to the configuration. */
+    char *words[16];
+    int nwords = 0, i = 0;
+
+    while (i < argc && strncmp(argv[i], "--", 2) != 0 && nwords < 16)
+        words[nwords++] = argv[i++];
+    parse_flags(argc - i, argv + i, NULL, NULL);
+    if (nwords == 0) {
+        fprintf(stderr, "usage: souk jobs list|stats|retry ID|discard ID (see --help)\n");
+        return 2;
+    }
+    finish_config();
+    struct db *db = open_db(1, NULL);
+    testjobs_init();
+    int rc = jobs_cli(db, nwords, words);
+    db_close(db);
+    return rc;
+}
+
 static int cmd_migrate(int argc, char **argv)
 {
     parse_flags(argc, argv, NULL, NULL);
     finish_config();
-    struct db *db = open_db(1);
-    printf("migrations: database is up to date\n");
+    int applied = 0;
+    struct db *db = open_db(1, &applied);
+    printf("migrations: %d applied, database is up to date\n", applied);
     db_close(db);
     return 0;
 }
@@ -220,7 +278,7 @@ static int cmd_createuser(int argc, char **argv)
     if (!v[2])
         v[2] = "CUSTOMER";
     finish_config();
-    struct db *db = open_db(1);
+    struct db *db = open_db(1, NULL);
     int err = users_create(db, v[0], v[1], v[2], v[3] ? v[3] : "", v[4] ? v[4] : "", id, &ei);
     db_close(db);
     if (err) {
@@ -264,6 +322,13 @@ static int cmd_version(int argc, char **argv)
 
 static const struct cmd cmds[] = {
     {"serve", cmd_serve, "apply pending migrations and serve HTTP", ""},
+    {"worker", cmd_worker, "run background jobs only (for extra machines)",
+     "  --job-workers N    job threads (SOUK_JOB_WORKERS, default 2)\n"},
+    {"jobs", cmd_jobs, "inspect the job queue: list, stats, retry ID, discard ID",
+     "  souk jobs stats              counts by kind and state\n"
+     "  souk jobs list [STATE]       jobs in a state (default dead)\n"
+     "  souk jobs retry ID           make a dead job run again now\n"
+     "  souk jobs discard ID         give up on a pending or dead job\n"},
     {"migrate", cmd_migrate, "apply pending database migrations and exit", ""},
     {"createuser", cmd_createuser, "create a user of any role",
      "  --email E          e-mail address (required)\n"

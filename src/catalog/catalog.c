@@ -14,6 +14,7 @@
 #include "catalog/catalog.h"
 #include "core/arena.h"
 #include "core/clock.h"
+#include "core/json.h"
 #include "core/money.h"
 #include "core/uuid.h"
 #include "db/db.h"
@@ -71,7 +72,7 @@ static int attach_variants(struct db_conn *c, struct arena *a, struct service *s
     if (n == 0)
         return 0;
     p = arena_calloc(a, (size_t)n, sizeof *p);
-    len = 128 + (size_t)n * 8;
+    len = sizeof VARIANT_COLS + 128 + (size_t)n * 8;
     sql = arena_alloc(a, len);
     snprintf(sql, len, "SELECT " VARIANT_COLS " FROM variants WHERE service_id IN (");
     for (int i = 0; i < n; i++) {

@@ -166,7 +166,10 @@ int http_sse_start(struct http_req *req, const char *channel, const char *backlo
 int sse_publish(const char *channel, const char *id, const char *event, const char *data);
 int sse_stream_count(void);
 
-/* ---- Server ---------------------------------------------------------------- */
+/* ---- Server ----------------------------------------------------------------
+ * Several servers may run in one process (the payments sandbox has its own).
+ * The auth hook is process-wide and set before any server starts; the SSE
+ * hub is process-wide too (sse_publish reaches streams on every server). */
 typedef int (*http_auth_hook)(struct http_req *req, const char *token);
 void http_set_auth_hook(http_auth_hook fn); /* called for a Bearer header or ?token= */
 
@@ -181,6 +184,8 @@ struct http_server_opts {
     int sse_heartbeat;      /* seconds, default 15 */
     int rate_rps, rate_burst;
     struct db *db;
+    int no_auth_hook;       /* never call the auth hook: tokens are the handlers' business
+                             * (req->user stays NULL, so ROUTE_AUTH routes answer 401) */
 };
 struct router *router_new(void);
 void router_free(struct router *r);

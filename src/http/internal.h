@@ -56,11 +56,14 @@ char *http_url_decode(struct arena *a, const char *s, size_t n, int plus);
 void http_req_add_header(struct http_req *req, const char *name, const char *value);
 
 /* sse.c ----------------------------------------------------------------- */
-/* Starts the hub (heartbeat thread). 0 ok. */
+/* The hub is process-wide and shared by every server: each server's start
+ * calls sse_hub_start and its stop sse_hub_stop. The heartbeat thread runs
+ * while at least one server does (the first one's period is used). 0 ok. */
 int sse_hub_start(int heartbeat_seconds);
-/* Ends every stream (each finishes its chunked response) and refuses new
- * ones; waits up to timeout_ms for them to be gone; stops the heartbeat. */
-void sse_hub_stop(int timeout_ms);
+/* Ends the streams of server `owner` (each finishes its chunked response;
+ * the server refuses new ones once http_server_is_stopping) and waits up to
+ * timeout_ms for them to be gone; the last server out stops the heartbeat. */
+void sse_hub_stop(const struct http_server *owner, int timeout_ms);
 /* Makes the MHD response for a request that called http_sse_start
  * (MHD thread). Returns a struct MHD_Response * (void * here), or NULL. */
 void *sse_response_create(struct req_ctx *ctx);
@@ -68,6 +71,10 @@ void *sse_response_create(struct req_ctx *ctx);
 void sse_request_done(struct req_ctx *ctx);
 
 /* server.c -------------------------------------------------------------- */
-int http_server_stopping(void); /* 1 once http_server_stop has begun */
+/* 1 once http_server_stop has begun: for a handler (worker thread), on the
+ * server running it; elsewhere, on any server of the process (/readyz). */
+int http_server_stopping(void);
+/* 1 once http_server_stop(s) has begun. Any thread. */
+int http_server_is_stopping(const struct http_server *s);
 
 #endif

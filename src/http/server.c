@@ -3,7 +3,8 @@
  * One MHD daemon in epoll mode with its own polling thread does all the
  * socket work. A request goes through these states (struct req_ctx):
  *
- *   ST_NEW    created by the URI-log callback (MHD thread), raw query kept
+ *   ST_NEW    created by the URI-log callback (MHD thread) once the request
+ *             line is in, raw query kept; from here the request is in flight
  *   ST_BODY   first access-handler call passed (method, path, Content-Length
  *             checked); body chunks are buffered, up to opts->max_body
  *   ST_WORK   final call: headers/query/ip copied into the http_req, the
@@ -20,6 +21,22 @@
  * at a time; the hand-offs are the queue (srv->mu) and MHD's suspend /
  * resume (MHD_resume_connection may be called from any thread: the daemon
  * has an inter-thread channel, implied by MHD_ALLOW_SUSPEND_RESUME).
+ *
+ * Graceful stop (http_server_stop): the listening socket stops accepting at
+ * once (new connections are refused); every request already begun - from
+ * its request line on, including one whose body is still arriving - is
+ * served to the end and its response written, each with `Connection:
+ * close`. The stop waits for that (srv->in_flight reaching 0) up to
+ * opts->shutdown_timeout; idle keep-alive connections hold no request, do
+ * not delay it and are closed with the daemon. After the timeout, queued
+ * requests are answered 503, running handlers are still waited for, and the
+ * responses made by then get SHUTDOWN_GRACE_MS to be written; what is left
+ * (an upload that never ends, a client that does not read) is cut.
+ *
+ * Several servers may run in one process (the payments sandbox runs its
+ * own on another port): everything about a server lives in its struct,
+ * except the auth hook (one per process; a server opts out with
+ * opts->no_auth_hook) and the SSE hub (process-wide, see sse.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,6 +64,7 @@
 
 #define HTTP_MAX_URL 8192
 #define CONN_TIMEOUT_S 120
+#define SHUTDOWN_GRACE_MS 1000 /* after the timeout, for responses already made */
 
 enum ctx_state { ST_NEW, ST_BODY, ST_WORK, ST_READY, ST_SENT };
 
@@ -61,23 +79,34 @@ struct http_server {
     pthread_cond_t work_cv; /* queue not empty, or quit */
     pthread_cond_t idle_cv; /* in_flight or working went down */
     struct req_ctx *qhead, *qtail;
-    int in_flight; /* queued .. response completed (SSE: .. stream started) */
+    int in_flight; /* request line received .. completed (SSE: .. stream started) */
     int working;   /* queued .. resumed by a worker */
     int quit;      /* no more requests are queued; workers exit */
     int expired;   /* shutdown timeout passed: queued requests get 503 */
+    atomic_int stopping; /* http_server_stop has begun */
 };
 
-static http_auth_hook auth_hook; /* set before start; read-only afterwards */
-static atomic_int stopping;
+static http_auth_hook auth_hook;     /* set before any start; read-only afterwards */
+static atomic_int servers_stopping;  /* servers inside http_server_stop */
+static _Thread_local struct http_server *worker_srv; /* a worker's own server */
 
 void http_set_auth_hook(http_auth_hook fn)
 {
     auth_hook = fn;
 }
 
+int http_server_is_stopping(const struct http_server *s)
+{
+    return atomic_load(&s->stopping);
+}
+
+/* On a worker (handlers, /readyz): whether that worker's server is
+ * stopping. Elsewhere: whether any server of the process is. */
 int http_server_stopping(void)
 {
-    return atomic_load(&stopping);
+    if (worker_srv)
+        return http_server_is_stopping(worker_srv);
+    return atomic_load(&servers_stopping) > 0;
 }
 
 /* ---- middleware (worker thread) ------------------------------------------ */
@@ -115,10 +144,12 @@ static const char *find_token(const struct http_req *req)
     return http_query(req, "token");
 }
 
-/* Runs the auth hook; returns an error when the request must stop. */
-static int authenticate(struct http_req *req)
+/* Runs the auth hook (unless the server opted out: then the handler sees
+ * the token itself and req->user stays NULL); returns an error when the
+ * request must stop. */
+static int authenticate(const struct http_server *s, struct http_req *req)
 {
-    const char *tok = find_token(req);
+    const char *tok = s->o.no_auth_hook ? NULL : find_token(req);
     if (tok && auth_hook) {
         int rc = auth_hook(req, tok);
         if (!req->user)
@@ -182,7 +213,7 @@ static void process(struct http_server *s, struct req_ctx *ctx)
         else
             http_problem(req, souk_fail(&ei, SOUK_METHOD, "Method \"%.16s\" not allowed.",
                                         req->method), &ei);
-    } else if ((err = authenticate(req))) {
+    } else if ((err = authenticate(s, req))) {
         if (err == SOUK_UNAUTHENTICATED)
             souk_fail(&ei, err, "Authentication credentials were not provided.");
         http_problem(req, err, &ei);
@@ -194,6 +225,7 @@ static void process(struct http_server *s, struct req_ctx *ctx)
 static void *worker_main(void *arg)
 {
     struct http_server *s = arg;
+    worker_srv = s;
     for (;;) {
         pthread_mutex_lock(&s->mu);
         while (!s->qhead && !s->quit)
@@ -261,8 +293,8 @@ static void decorate(struct req_ctx *ctx, struct MHD_Response *r)
     add_header(r, "Referrer-Policy", "no-referrer");
     if (strncmp(req->path, "/api/", 5) == 0 && !(req->route_flags & ROUTE_PUBLIC))
         add_header(r, "Cache-Control", "no-store");
-    if (atomic_load(&stopping))
-        add_header(r, "Connection", "close");
+    if (http_server_is_stopping(ctx->srv))
+        add_header(r, "Connection", "close"); /* MHD closes after sending */
 }
 
 static enum MHD_Result queue_response(struct req_ctx *ctx)
@@ -299,14 +331,23 @@ static enum MHD_Result answer_inline(struct req_ctx *ctx, int err, const char *d
 
 /* ---- request intake (MHD thread) ------------------------------------------ */
 
+/* A request has begun: it counts as in flight until NOTIFY_COMPLETED (MHD
+ * calls it for every context the URI-log callback returned), so a stop
+ * waits for it even while its headers or body are still arriving. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+    struct http_server *s = cls;
     struct http_req *req = http_req_new();
     struct req_ctx *ctx = req_ctx_of(req);
     const char *q = strchr(uri, '?');
-    ctx->srv = cls;
+    ctx->srv = s;
     ctx->conn = conn;
     ctx->t0_us = clock_mono_us();
+    pthread_mutex_lock(&s->mu);
+    s->in_flight++;
+    ctx->counted = 1;
+    pthread_mutex_unlock(&s->mu);
+    metrics_gauge_add("souk_http_in_flight", NULL, 1);
     if (strlen(uri) > HTTP_MAX_URL)
         ctx->too_long = 1; /* answered 400 at the first access-handler call */
     else if (q)
@@ -400,18 +441,15 @@ static enum MHD_Result on_complete_request(struct req_ctx *ctx)
         return answer_inline(ctx, SOUK_UNAVAILABLE, "shutting down");
     }
     ctx->state = ST_WORK;
-    ctx->counted = 1;
     MHD_suspend_connection(ctx->conn); /* before a worker can resume it */
     if (s->qtail)
         s->qtail->qnext = ctx;
     else
         s->qhead = ctx;
     s->qtail = ctx;
-    s->in_flight++;
     s->working++;
     pthread_cond_signal(&s->work_cv);
     pthread_mutex_unlock(&s->mu);
-    metrics_gauge_add("souk_http_in_flight", NULL, 1);
     return MHD_YES;
 }
 
@@ -640,7 +678,6 @@ struct http_server *http_server_start(const struct http_server_opts *o, struct r
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work_cv, NULL);
     pthread_cond_init(&s->idle_cv, NULL);
-    atomic_store(&stopping, 0);
     if (resolve(&s->o, &ss, ei)) {
         server_free(s);
         return NULL;
@@ -651,10 +688,11 @@ struct http_server *http_server_start(const struct http_server_opts *o, struct r
     for (; s->nthreads < s->o.workers; s->nthreads++)
         if (pthread_create(&s->threads[s->nthreads], NULL, worker_main, s) != 0)
             break;
-    if (s->nthreads == 0 || sse_hub_start(s->o.sse_heartbeat) != 0 ||
-        !(s->d = daemon_start(s, &ss))) {
+    int hub = s->nthreads > 0 && sse_hub_start(s->o.sse_heartbeat) == 0;
+    if (!hub || !(s->d = daemon_start(s, &ss))) {
         souk_fail(ei, SOUK_INTERNAL, "the HTTP daemon did not start (%s)", strerror(errno));
-        sse_hub_stop(0);
+        if (hub)
+            sse_hub_stop(s, 0);
         workers_join(s);
         server_free(s);
         return NULL;
@@ -686,26 +724,49 @@ static int wait_zero(struct http_server *s, const int *counter, int64_t deadline
     return 0;
 }
 
+/* No new connections: MHD stops polling the listening socket, and shutting
+ * it down makes the kernel refuse new ones at once (and reset those still in
+ * the backlog) instead of letting them wait for the drain. The descriptor
+ * stays open until the daemon has stopped, as MHD_quiesce_daemon requires. */
+static void stop_listening(struct http_server *s)
+{
+    s->listen_fd = MHD_quiesce_daemon(s->d);
+    if (s->listen_fd != MHD_INVALID_SOCKET)
+        shutdown(s->listen_fd, SHUT_RDWR);
+}
+
+/* Waits for the requests in flight (see the header comment). On return no
+ * handler runs and nothing more is queued. */
+static void drain(struct http_server *s, int64_t deadline_us)
+{
+    pthread_mutex_lock(&s->mu);
+    if (wait_zero(s, &s->in_flight, deadline_us) < 0) {
+        log_warn("http: shutdown timeout: %d request(s) in flight", s->in_flight);
+        s->expired = 1;                 /* queued requests: 503 */
+        wait_zero(s, &s->working, 0);   /* never drop a response being produced */
+        s->quit = 1;                    /* bodies completing now: 503 on the MHD thread */
+        if (wait_zero(s, &s->in_flight, clock_now_us() + SHUTDOWN_GRACE_MS * 1000) < 0)
+            log_warn("http: closing %d unfinished request(s)", s->in_flight);
+    }
+    s->quit = 1;
+    pthread_mutex_unlock(&s->mu);
+}
+
 void http_server_stop(struct http_server *s)
 {
     if (!s)
         return;
-    atomic_store(&stopping, 1);
+    atomic_store(&s->stopping, 1);
+    atomic_fetch_add(&servers_stopping, 1);
     int64_t deadline = clock_now_us() + (int64_t)s->o.shutdown_timeout * 1000000;
-    s->listen_fd = MHD_quiesce_daemon(s->d); /* no new connections */
-    sse_hub_stop(2000);
-    pthread_mutex_lock(&s->mu);
-    if (wait_zero(s, &s->in_flight, deadline) < 0) {
-        log_warn("http: shutdown timeout: %d request(s) in flight", s->in_flight);
-        s->expired = 1;                     /* queued requests: 503 */
-        wait_zero(s, &s->working, 0);       /* never drop a response being produced */
-    }
-    s->quit = 1; /* from now on requests are answered 503 on the MHD thread */
-    pthread_mutex_unlock(&s->mu);
+    stop_listening(s);
+    sse_hub_stop(s, 2000); /* this server's streams end; they are not in flight */
+    drain(s, deadline);
     workers_join(s);
-    MHD_stop_daemon(s->d);
+    MHD_stop_daemon(s->d); /* closes idle keep-alive connections */
     if (s->listen_fd != MHD_INVALID_SOCKET)
         close(s->listen_fd);
     server_free(s);
+    atomic_fetch_sub(&servers_stopping, 1);
     log_info("http: stopped");
 }

@@ -15,6 +15,11 @@
  * response's (taken in sse_response_create, dropped when MHD destroys the
  * response). A request that never got its response just drops both.
  *
+ * One hub serves every server of the process (a channel is a user id, and
+ * sse_publish reaches that user's streams whichever server holds them);
+ * each stream remembers its server so that a server's stop ends only its
+ * own streams. The heartbeat thread is shared, counted by hub.users.
+ *
  * Locking: hub.mu guards the hub table, counts and every refs field;
  * stream->mu guards the buffer and the suspended/closing flags. Order:
  * hub.mu, then stream->mu. MHD_resume_connection is called with no lock
@@ -49,6 +54,7 @@ struct sse_stream {
     int refs;             /* hub.mu */
     int in_hub;           /* hub.mu */
     size_t sent;
+    const struct http_server *owner; /* the server of the connection */
     struct MHD_Connection *conn;
     char *channel;
     struct sse_stream *prev, *next; /* hub bucket list */
@@ -59,8 +65,8 @@ static struct {
     pthread_cond_t cv; /* heartbeat tick / stop; stream count went down */
     struct sse_stream *buckets[NBUCKETS];
     int count;
-    int running; /* accepting streams */
-    int hb_run;  /* heartbeat thread should run */
+    int users;   /* servers started and not yet stopped */
+    unsigned hb_gen; /* a heartbeat thread runs while this is its generation */
     int hb_started;
     int heartbeat_s;
     pthread_t hb;
@@ -216,13 +222,16 @@ int http_sse_start(struct http_req *req, const char *channel, const char *backlo
     struct sse_stream *st = xcalloc(1, sizeof *st);
     pthread_mutex_init(&st->mu, NULL);
     st->conn = ctx->conn;
+    st->owner = ctx->srv;
     st->channel = xstrdup(channel);
     st->refs = 1;
     stream_append(st, ": stream\n\n", 10, 0); /* headers go out at once */
     if (backlog)
         stream_append(st, backlog, strlen(backlog), 0);
     pthread_mutex_lock(&hub.mu);
-    if (!hub.running) {
+    /* Checked under hub.mu: a stop sets the flag before it walks the hub
+     * (under hub.mu), so the stream is either refused or seen there. */
+    if (hub.users == 0 || http_server_is_stopping(ctx->srv)) {
         pthread_mutex_unlock(&hub.mu);
         stream_free(st);
         return http_problem(req, souk_fail(&ei, SOUK_UNAVAILABLE, "shutting down"), &ei);
@@ -244,8 +253,10 @@ int http_sse_start(struct http_req *req, const char *channel, const char *backlo
 }
 
 /* Appends `n` bytes to every stream of channel (all streams when channel
- * is NULL); resumes the suspended ones. Returns the number reached. */
-static int hub_broadcast(const char *channel, const char *msg, size_t n, int close_after)
+ * is NULL) held by owner (any server when NULL); resumes the suspended
+ * ones. Returns the number reached. */
+static int hub_broadcast(const struct http_server *owner, const char *channel, const char *msg,
+                         size_t n, int close_after)
 {
     struct MHD_Connection **wake = NULL;
     int nwake = 0, reached = 0;
@@ -255,7 +266,7 @@ static int hub_broadcast(const char *channel, const char *msg, size_t n, int clo
         wake = xmalloc((size_t)hub.count * sizeof *wake);
     for (unsigned b = channel ? bucket_of(channel) : 0; b < NBUCKETS; b++) {
         for (struct sse_stream *st = hub.buckets[b]; st; st = st->next) {
-            if (channel && strcmp(st->channel, channel) != 0)
+            if ((channel && strcmp(st->channel, channel) != 0) || (owner && st->owner != owner))
                 continue;
             struct MHD_Connection *c = stream_append(st, msg, n, close_after);
             if (c)
@@ -301,7 +312,7 @@ int sse_publish(const char *channel, const char *id, const char *event, const ch
         put_field(&o, "event", event, 0);
     put_field(&o, "data", data ? data : "", 1);
     *o++ = '\n';
-    int reached = hub_broadcast(channel, msg, (size_t)(o - msg), 0);
+    int reached = hub_broadcast(NULL, channel, msg, (size_t)(o - msg), 0);
     free(msg);
     return reached;
 }
@@ -316,19 +327,21 @@ int sse_stream_count(void)
 
 /* ---- heartbeat and life cycle --------------------------------------------------- */
 
+/* arg: the generation the thread belongs to. A stop bumps hub.hb_gen, so a
+ * thread that wakes late never runs beside a newer one. */
 static void *heartbeat_main(void *arg)
 {
-    (void)arg;
+    unsigned gen = (unsigned)(uintptr_t)arg;
     pthread_mutex_lock(&hub.mu);
-    while (hub.hb_run) {
+    while (hub.hb_gen == gen) {
         int64_t until = clock_now_us() + (int64_t)hub.heartbeat_s * 1000000;
         struct timespec ts = {(time_t)(until / 1000000), (long)(until % 1000000) * 1000};
-        while (hub.hb_run && pthread_cond_timedwait(&hub.cv, &hub.mu, &ts) != ETIMEDOUT)
+        while (hub.hb_gen == gen && pthread_cond_timedwait(&hub.cv, &hub.mu, &ts) != ETIMEDOUT)
             ;
-        if (!hub.hb_run)
+        if (hub.hb_gen != gen)
             break;
         pthread_mutex_unlock(&hub.mu);
-        hub_broadcast(NULL, ": keep-alive\n\n", 14, 0);
+        hub_broadcast(NULL, NULL, ": keep-alive\n\n", 14, 0);
         pthread_mutex_lock(&hub.mu);
     }
     pthread_mutex_unlock(&hub.mu);
@@ -337,39 +350,61 @@ static void *heartbeat_main(void *arg)
 
 int sse_hub_start(int heartbeat_seconds)
 {
+    int rc = 0;
     pthread_mutex_lock(&hub.mu);
-    hub.heartbeat_s = heartbeat_seconds > 0 ? heartbeat_seconds : 15;
-    hub.running = 1;
-    hub.hb_run = 1;
-    int rc = pthread_create(&hub.hb, NULL, heartbeat_main, NULL);
-    hub.hb_started = rc == 0;
-    if (rc)
-        hub.running = hub.hb_run = 0;
-    metrics_describe("souk_sse_streams", "Open server-sent event streams.");
-    metrics_gauge_set("souk_sse_streams", NULL, hub.count);
+    if (hub.users == 0) {
+        hub.heartbeat_s = heartbeat_seconds > 0 ? heartbeat_seconds : 15;
+        rc = pthread_create(&hub.hb, NULL, heartbeat_main, (void *)(uintptr_t)hub.hb_gen);
+        hub.hb_started = rc == 0;
+        metrics_describe("souk_sse_streams", "Open server-sent event streams.");
+        metrics_gauge_set("souk_sse_streams", NULL, hub.count);
+    }
+    if (rc == 0)
+        hub.users++;
     pthread_mutex_unlock(&hub.mu);
     return rc ? -1 : 0;
 }
 
-void sse_hub_stop(int timeout_ms)
+static int owner_count_locked(const struct http_server *owner)
 {
+    int n = 0;
+    for (unsigned b = 0; b < NBUCKETS; b++)
+        for (const struct sse_stream *st = hub.buckets[b]; st; st = st->next)
+            n += st->owner == owner;
+    return n;
+}
+
+/* The last server out stops the heartbeat thread (joined outside hub.mu,
+ * which it needs to notice; a server starting meanwhile makes a new one). */
+static void hub_release(void)
+{
+    pthread_t hb;
     pthread_mutex_lock(&hub.mu);
-    hub.running = 0;
-    hub.hb_run = 0;
-    int joined = hub.hb_started;
-    hub.hb_started = 0;
-    pthread_cond_broadcast(&hub.cv);
+    int join = --hub.users == 0 && hub.hb_started;
+    if (join) {
+        hb = hub.hb;
+        hub.hb_gen++;
+        hub.hb_started = 0;
+        pthread_cond_broadcast(&hub.cv);
+    }
     pthread_mutex_unlock(&hub.mu);
-    if (joined)
-        pthread_join(hub.hb, NULL);
-    hub_broadcast(NULL, "", 0, 1); /* every stream ends once drained */
+    if (join)
+        pthread_join(hb, NULL);
+}
+
+void sse_hub_stop(const struct http_server *owner, int timeout_ms)
+{
+    hub_broadcast(owner, NULL, "", 0, 1); /* each stream ends once drained */
 
     int64_t until = clock_now_us() + (int64_t)timeout_ms * 1000;
     struct timespec ts = {(time_t)(until / 1000000), (long)(until % 1000000) * 1000};
     pthread_mutex_lock(&hub.mu);
-    while (hub.count > 0 && pthread_cond_timedwait(&hub.cv, &hub.mu, &ts) != ETIMEDOUT)
+    while (owner_count_locked(owner) > 0 &&
+           pthread_cond_timedwait(&hub.cv, &hub.mu, &ts) != ETIMEDOUT)
         ;
-    if (hub.count > 0)
-        log_warn("sse: %d stream(s) still open at shutdown", hub.count);
+    int left = owner_count_locked(owner);
+    if (left > 0)
+        log_warn("sse: %d stream(s) still open at shutdown", left);
     pthread_mutex_unlock(&hub.mu);
+    hub_release();
 }

@@ -43,17 +43,17 @@
 #include "db/db.h"
 #include "jobs/jobs.h"
 
-#define JOBS_MAX_KINDS 64
-#define JOBS_MAX_RECURRING 16
+#define JOBS_MAX_KINDS        64
+#define JOBS_MAX_RECURRING    16
 #define JOBS_DEFAULT_ATTEMPTS 5
-#define JOBS_LEASE_DEFAULT_S 30
-#define JOBS_BACKOFF_BASE_MS 1000
-#define JOBS_BACKOFF_CAP_MS (3600LL * 1000)
-#define JOBS_IDLE_MIN_MS 50
-#define JOBS_IDLE_MAX_MS 1000
-#define JOBS_KEEP_DONE_US (7LL * 24 * 3600 * 1000000)
-#define JOBS_GAUGE_EVERY_US (5LL * 1000000)
-#define JOBS_ERROR_MAX 1000
+#define JOBS_LEASE_DEFAULT_S  30
+#define JOBS_BACKOFF_BASE_MS  1000
+#define JOBS_BACKOFF_CAP_MS   (3600LL * 1000)
+#define JOBS_IDLE_MIN_MS      50
+#define JOBS_IDLE_MAX_MS      1000
+#define JOBS_KEEP_DONE_US     (7LL * 24 * 3600 * 1000000)
+#define JOBS_GAUGE_EVERY_US   (5LL * 1000000)
+#define JOBS_ERROR_MAX        1000
 
 struct kind {
     char *name;
@@ -83,8 +83,8 @@ static int nrecurrings;
 static struct {
     struct db *db;
     pthread_mutex_t mu;
-    pthread_cond_t wake;  /* workers and maintenance sleep on it */
-    pthread_cond_t idle;  /* jobs_stop waits on it for live == 0 */
+    pthread_cond_t wake; /* workers and maintenance sleep on it */
+    pthread_cond_t idle; /* jobs_stop waits on it for live == 0 */
     unsigned wake_seq;
     int started, stopping;
     int nworkers, live;
@@ -92,7 +92,8 @@ static struct {
     pthread_t maint;
     int lease_s;
     int64_t backoff_base_ms;
-} J = {.mu = PTHREAD_MUTEX_INITIALIZER, .lease_s = JOBS_LEASE_DEFAULT_S,
+} J = {.mu = PTHREAD_MUTEX_INITIALIZER,
+       .lease_s = JOBS_LEASE_DEFAULT_S,
        .backoff_base_ms = JOBS_BACKOFF_BASE_MS};
 
 static char node_id[96];
@@ -185,8 +186,10 @@ static int existing_id(struct db_conn *tx, const char *key, char out_id[37],
                        struct souk_errinfo *ei)
 {
     struct db_res *r = NULL;
-    int err = db_query(tx, "SELECT id FROM jobs WHERE unique_key = $1 AND state IN "
-                           "('pending', 'running')", DB_PARAMS(DBT(key)), &r, ei);
+    int err = db_query(tx,
+                       "SELECT id FROM jobs WHERE unique_key = $1 AND state IN "
+                       "('pending', 'running')",
+                       DB_PARAMS(DBT(key)), &r, ei);
     if (!err && out_id)
         snprintf(out_id, 37, "%s", db_nrows(r) ? db_get(r, 0, 0) : "");
     db_res_free(r);
@@ -255,10 +258,9 @@ static int claim_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
 
     free(cj->payload);
     memset(cj, 0, sizeof(*cj));
-    err = db_query(c, claim_sql(db_conn_dialect(c)),
-                   DB_PARAMS(DBT(jobs_node_id()), DBI(now + (int64_t)J.lease_s * 1000000),
-                             DBI(now)),
-                   &r, ei);
+    err = db_query(
+        c, claim_sql(db_conn_dialect(c)),
+        DB_PARAMS(DBT(jobs_node_id()), DBI(now + (int64_t)J.lease_s * 1000000), DBI(now)), &r, ei);
     if (!err && db_nrows(r) == 1) {
         snprintf(cj->id, sizeof cj->id, "%s", db_get(r, 0, 0));
         snprintf(cj->kind, sizeof cj->kind, "%s", db_get(r, 0, 1));
@@ -292,32 +294,32 @@ static int64_t backoff_ms(int attempt)
 
 struct finish {
     const struct claimed *cj;
-    const char *state;   /* done | pending | dead */
-    int64_t run_at;      /* for pending */
-    const char *error;   /* NULL keeps the previous last_error */
+    const char *state; /* done | pending | dead */
+    int64_t run_at;    /* for pending */
+    const char *error; /* NULL keeps the previous last_error */
 };
 
 static int finish_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
 {
     const struct finish *f = arg;
     int64_t now = clock_now_us(), changed = 0;
-    int err = db_exec(c,
-                      "UPDATE jobs SET state = $1, run_at = $2, "
-                      "last_error = COALESCE($3, last_error), finished_at = $4, "
-                      "locked_by = NULL, lease_until = NULL WHERE id = $5 AND locked_by = $6 "
-                      "AND attempt = $7 AND state = 'running'",
-                      DB_PARAMS(DBT(f->state), DBI(f->run_at ? f->run_at : f->cj->run_at),
-                                DBT(f->error), DBI(now), DBT(f->cj->id), DBT(jobs_node_id()),
-                                DBI(f->cj->attempt)),
-                      &changed, ei);
+    int err =
+        db_exec(c,
+                "UPDATE jobs SET state = $1, run_at = $2, "
+                "last_error = COALESCE($3, last_error), finished_at = $4, "
+                "locked_by = NULL, lease_until = NULL WHERE id = $5 AND locked_by = $6 "
+                "AND attempt = $7 AND state = 'running'",
+                DB_PARAMS(DBT(f->state), DBI(f->run_at ? f->run_at : f->cj->run_at), DBT(f->error),
+                          DBI(now), DBT(f->cj->id), DBT(jobs_node_id()), DBI(f->cj->attempt)),
+                &changed, ei);
     if (!err && changed == 0)
-        log_warn("jobs: %s %s: lease lost before it finished (another run owns it)",
-                 f->cj->kind, f->cj->id);
+        log_warn("jobs: %s %s: lease lost before it finished (another run owns it)", f->cj->kind,
+                 f->cj->id);
     return err;
 }
 
-static void finish_job(struct db *db, const struct claimed *cj, const char *state,
-                       int64_t run_at, const char *error)
+static void finish_job(struct db *db, const struct claimed *cj, const char *state, int64_t run_at,
+                       const char *error)
 {
     struct finish f = {cj, state, run_at, error};
     struct souk_errinfo ei = {0};
@@ -325,10 +327,11 @@ static void finish_job(struct db *db, const struct claimed *cj, const char *stat
 
     if (db_tx_run(db, finish_tx, &f, &ei))
         log_error("jobs: cannot record %s of %s %s: %s (the lease will expire and it runs "
-                  "again)", state, cj->kind, cj->id, ei.detail);
+                  "again)",
+                  state, cj->kind, cj->id, ei.detail);
     souk_errinfo_cleanup(&ei);
     metrics_labels(labels, sizeof labels, "kind", cj->kind, "outcome",
-                   !strcmp(state, "pending") ? "retry" : state, NULL);
+                   !strcmp(state, "pending") ? "retry" : state, (char *)NULL);
     metrics_counter_add("souk_jobs_runs_total", labels, 1);
 }
 
@@ -340,7 +343,7 @@ static void fail_job(struct db *db, const struct claimed *cj, int err,
 
     snprintf(msg, sizeof msg, "%s: %s (attempt %d of %d)", souk_err_str(err),
              ei && ei->detail[0] ? ei->detail : "failed", cj->attempt, cj->max_attempts);
-    metrics_labels(labels, sizeof labels, "kind", cj->kind, NULL);
+    metrics_labels(labels, sizeof labels, "kind", cj->kind, (char *)NULL);
     metrics_counter_add("souk_jobs_failures_total", labels, 1);
     log_json(dead ? LOG_ERROR : LOG_WARN, dead ? "job dead" : "job failed, will retry",
              json_pack("{s:s, s:s, s:i, s:s}", "kind", cj->kind, "id", cj->id, "attempt",
@@ -357,9 +360,8 @@ static void observe_start(const struct claimed *cj, int64_t started)
 {
     char labels[160];
 
-    metrics_labels(labels, sizeof labels, "kind", cj->kind, NULL);
-    metrics_observe("souk_jobs_start_delay_seconds", labels,
-                    (double)(started - cj->run_at) / 1e6);
+    metrics_labels(labels, sizeof labels, "kind", cj->kind, (char *)NULL);
+    metrics_observe("souk_jobs_start_delay_seconds", labels, (double)(started - cj->run_at) / 1e6);
 }
 
 static void run_claimed(struct db *db, const struct claimed *cj)
@@ -386,11 +388,14 @@ static void run_claimed(struct db *db, const struct claimed *cj)
         return;
     }
     observe_start(cj, clock_now_us());
-    struct job job = {.kind = cj->kind, .payload = payload, .attempt = cj->attempt,
-                      .max_attempts = cj->max_attempts, .run_at = cj->run_at};
+    struct job job = {.kind = cj->kind,
+                      .payload = payload,
+                      .attempt = cj->attempt,
+                      .max_attempts = cj->max_attempts,
+                      .run_at = cj->run_at};
     memcpy(job.id, cj->id, sizeof job.id);
     err = k->fn(db, &job, &ei);
-    metrics_labels(labels, sizeof labels, "kind", cj->kind, NULL);
+    metrics_labels(labels, sizeof labels, "kind", cj->kind, (char *)NULL);
     metrics_observe("souk_jobs_duration_seconds", labels, (double)(clock_mono_us() - t0) / 1e6);
     if (err)
         fail_job(db, cj, err, &ei);
@@ -493,10 +498,10 @@ static void *worker_main(void *arg)
 static int renew_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
 {
     (void)arg;
-    return db_exec(c, "UPDATE jobs SET lease_until = $1 WHERE locked_by = $2 AND state = 'running'",
-                   DB_PARAMS(DBI(clock_now_us() + (int64_t)J.lease_s * 1000000),
-                             DBT(jobs_node_id())),
-                   NULL, ei);
+    return db_exec(
+        c, "UPDATE jobs SET lease_until = $1 WHERE locked_by = $2 AND state = 'running'",
+        DB_PARAMS(DBI(clock_now_us() + (int64_t)J.lease_s * 1000000), DBT(jobs_node_id())), NULL,
+        ei);
 }
 
 static int schedule_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
@@ -506,14 +511,17 @@ static int schedule_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
     char key[160];
     int err;
 
-    err = db_exec(c, "INSERT INTO job_schedules (name, next_run_at) VALUES ($1, $2) "
-                     "ON CONFLICT DO NOTHING", DB_PARAMS(DBT(rc->name), DBI(now)), NULL, ei);
+    err = db_exec(c,
+                  "INSERT INTO job_schedules (name, next_run_at) VALUES ($1, $2) "
+                  "ON CONFLICT DO NOTHING",
+                  DB_PARAMS(DBT(rc->name), DBI(now)), NULL, ei);
     if (!err)
-        err = db_exec(c, "UPDATE job_schedules SET next_run_at = $2 WHERE name = $1 AND "
-                         "next_run_at <= $3",
-                      DB_PARAMS(DBT(rc->name), DBI(now + (int64_t)rc->interval_s * 1000000),
-                                DBI(now)),
-                      &changed, ei);
+        err = db_exec(
+            c,
+            "UPDATE job_schedules SET next_run_at = $2 WHERE name = $1 AND "
+            "next_run_at <= $3",
+            DB_PARAMS(DBT(rc->name), DBI(now + (int64_t)rc->interval_s * 1000000), DBI(now)),
+            &changed, ei);
     if (err || changed == 0)
         return err;
     snprintf(key, sizeof key, "recurring:%s", rc->name);
@@ -535,11 +543,13 @@ static void gauges_refresh(void)
         return;
     for (int i = 0; i < ngauge_seen; i++)
         metrics_gauge_set("souk_jobs_queue_depth", gauge_seen[i], 0);
-    if (!db_query(c, "SELECT kind, state, count(*) FROM jobs WHERE state <> 'done' "
-                     "GROUP BY kind, state", DB_NOPARAMS, &r, &ei)) {
+    if (!db_query(c,
+                  "SELECT kind, state, count(*) FROM jobs WHERE state <> 'done' "
+                  "GROUP BY kind, state",
+                  DB_NOPARAMS, &r, &ei)) {
         for (int i = 0; i < db_nrows(r); i++) {
-            metrics_labels(labels, sizeof labels, "kind", db_get(r, i, 0), "state",
-                           db_get(r, i, 1), NULL);
+            metrics_labels(labels, sizeof labels, "kind", db_get(r, i, 0), "state", db_get(r, i, 1),
+                           (char *)NULL);
             metrics_gauge_set("souk_jobs_queue_depth", labels, (double)db_int(r, i, 2));
             int known = 0;
             for (int k = 0; k < ngauge_seen && !known; k++)
@@ -555,8 +565,7 @@ static void gauges_refresh(void)
     souk_errinfo_cleanup(&ei);
 }
 
-static void maint_tick(int64_t now, int64_t *next_renew, int64_t *next_sched,
-                       int64_t *next_gauge)
+static void maint_tick(int64_t now, int64_t *next_renew, int64_t *next_sched, int64_t *next_gauge)
 {
     struct souk_errinfo ei = {0};
 
@@ -690,9 +699,10 @@ static int release_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
     int err;
 
     (void)arg;
-    err = db_exec(c, "UPDATE jobs SET state = 'pending', locked_by = NULL, lease_until = NULL, "
-                     "attempt = attempt - 1, run_at = $1 WHERE locked_by = $2 AND "
-                     "state = 'running'",
+    err = db_exec(c,
+                  "UPDATE jobs SET state = 'pending', locked_by = NULL, lease_until = NULL, "
+                  "attempt = attempt - 1, run_at = $1 WHERE locked_by = $2 AND "
+                  "state = 'running'",
                   DB_PARAMS(DBI(clock_now_us()), DBT(jobs_node_id())), &n, ei);
     if (!err && n)
         log_warn("jobs: released %lld running job(s) to other nodes", (long long)n);
@@ -779,13 +789,15 @@ static int admin_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
         return souk_fail(ei, SOUK_PRECONDITION, "only a pending or dead job can be %s",
                          op->discard ? "discarded" : "retried");
     if (op->discard)
-        return db_exec(c, "UPDATE jobs SET state = 'dead', last_error = 'discarded', "
-                          "finished_at = $2 WHERE id = $1",
+        return db_exec(c,
+                       "UPDATE jobs SET state = 'dead', last_error = 'discarded', "
+                       "finished_at = $2 WHERE id = $1",
                        DB_PARAMS(DBT(op->id), DBI(clock_now_us())), NULL, ei);
     /* a retried dead job gets a fresh set of attempts */
-    return db_exec(c, "UPDATE jobs SET state = 'pending', run_at = $2, locked_by = NULL, "
-                      "lease_until = NULL, attempt = CASE WHEN state = 'dead' THEN 0 "
-                      "ELSE attempt END WHERE id = $1",
+    return db_exec(c,
+                   "UPDATE jobs SET state = 'pending', run_at = $2, locked_by = NULL, "
+                   "lease_until = NULL, attempt = CASE WHEN state = 'dead' THEN 0 "
+                   "ELSE attempt END WHERE id = $1",
                    DB_PARAMS(DBT(op->id), DBI(clock_now_us())), NULL, ei);
 }
 

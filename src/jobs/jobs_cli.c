@@ -24,16 +24,19 @@ static int stats_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
 {
     struct q *q = arg;
 
-    return db_query(c, "SELECT kind, state, count(*) FROM jobs GROUP BY kind, state "
-                       "ORDER BY kind, state", DB_NOPARAMS, &q->r, ei);
+    return db_query(c,
+                    "SELECT kind, state, count(*) FROM jobs GROUP BY kind, state "
+                    "ORDER BY kind, state",
+                    DB_NOPARAMS, &q->r, ei);
 }
 
 static int list_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
 {
     struct q *q = arg;
 
-    return db_query(c, "SELECT id, kind, attempt, max_attempts, run_at, last_error FROM jobs "
-                       "WHERE state = $1 ORDER BY id DESC LIMIT 50",
+    return db_query(c,
+                    "SELECT id, kind, attempt, max_attempts, run_at, last_error FROM jobs "
+                    "WHERE state = $1 ORDER BY id DESC LIMIT 50",
                     DB_PARAMS(DBT(q->state)), &q->r, ei);
 }
 
@@ -41,8 +44,7 @@ static void print_stats(const struct db_res *r)
 {
     printf("%-32s %-8s %10s\n", "KIND", "STATE", "COUNT");
     for (int i = 0; i < db_nrows(r); i++)
-        printf("%-32s %-8s %10lld\n", db_get(r, i, 0), db_get(r, i, 1),
-               (long long)db_int(r, i, 2));
+        printf("%-32s %-8s %10lld\n", db_get(r, i, 0), db_get(r, i, 1), (long long)db_int(r, i, 2));
 }
 
 static void print_list(const struct db_res *r)
@@ -103,8 +105,8 @@ int jobs_cli(struct db *db, int argc, char **argv)
         return query(db, stats_tx, &q, print_stats);
     if (!strcmp(argv[0], "list") && argc <= 2) {
         q.state = argc == 2 ? argv[1] : "dead";
-        if (strcmp(q.state, "pending") && strcmp(q.state, "running") &&
-            strcmp(q.state, "done") && strcmp(q.state, "dead"))
+        if (strcmp(q.state, "pending") && strcmp(q.state, "running") && strcmp(q.state, "done") &&
+            strcmp(q.state, "dead"))
             return usage();
         return query(db, list_tx, &q, print_list);
     }

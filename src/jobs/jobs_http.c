@@ -22,24 +22,23 @@
 #include "http/http.h"
 #include "jobs/jobs.h"
 
-#define JOB_COLS "id, kind, state, attempt, max_attempts, run_at, created_at, started_at, " \
-                 "finished_at, last_error, unique_key, payload, locked_by"
+#define JOB_COLS                                                                                   \
+    "id, kind, state, attempt, max_attempts, run_at, created_at, started_at, "                     \
+    "finished_at, last_error, unique_key, payload, locked_by"
 
 static json_t *job_json(const struct db_res *r, int i)
 {
     json_t *payload = json_loads(db_get(r, i, 11) ? db_get(r, i, 11) : "{}", 0, NULL);
 
-    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-                     "id", db_get(r, i, 0), "kind", db_get(r, i, 1), "state", db_get(r, i, 2),
-                     "attempt", (int)db_int(r, i, 3), "max_attempts", (int)db_int(r, i, 4),
-                     "run_at", json_time(db_int(r, i, 5)), "created_at",
-                     json_time(db_int(r, i, 6)), "started_at",
-                     json_time_or_null(db_int(r, i, 7), db_isnull(r, i, 7)), "finished_at",
-                     json_time_or_null(db_int(r, i, 8), db_isnull(r, i, 8)), "last_error",
-                     json_str_or_null(db_get(r, i, 9)), "unique_key",
-                     json_str_or_null(db_get(r, i, 10)), "payload",
-                     payload ? payload : json_null(), "locked_by",
-                     json_str_or_null(db_get(r, i, 12)));
+    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
+                     db_get(r, i, 0), "kind", db_get(r, i, 1), "state", db_get(r, i, 2), "attempt",
+                     (int)db_int(r, i, 3), "max_attempts", (int)db_int(r, i, 4), "run_at",
+                     json_time(db_int(r, i, 5)), "created_at", json_time(db_int(r, i, 6)),
+                     "started_at", json_time_or_null(db_int(r, i, 7), db_isnull(r, i, 7)),
+                     "finished_at", json_time_or_null(db_int(r, i, 8), db_isnull(r, i, 8)),
+                     "last_error", json_str_or_null(db_get(r, i, 9)), "unique_key",
+                     json_str_or_null(db_get(r, i, 10)), "payload", payload ? payload : json_null(),
+                     "locked_by", json_str_or_null(db_get(r, i, 12)));
 }
 
 /* ---- GET /api/admin/jobs/ ------------------------------------------------- */
@@ -56,14 +55,17 @@ static int list_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
     const char *sql;
     int err;
 
-    err = db_query(c, "SELECT kind, state, count(*) FROM jobs GROUP BY kind, state "
-                      "ORDER BY kind, state", DB_NOPARAMS, &q->counts, ei);
+    err = db_query(c,
+                   "SELECT kind, state, count(*) FROM jobs GROUP BY kind, state "
+                   "ORDER BY kind, state",
+                   DB_NOPARAMS, &q->counts, ei);
     if (err)
         return err;
     /* COALESCE($2, kind) = kind: no kind filter when $2 is NULL */
     if (!q->after)
-        return db_query(c, "SELECT " JOB_COLS " FROM jobs WHERE state = $1 AND "
-                           "COALESCE($2, kind) = kind ORDER BY id DESC LIMIT $3",
+        return db_query(c,
+                        "SELECT " JOB_COLS " FROM jobs WHERE state = $1 AND "
+                        "COALESCE($2, kind) = kind ORDER BY id DESC LIMIT $3",
                         DB_PARAMS(DBT(q->state), DBT(q->kind), DBI(q->limit)), &q->rows, ei);
     sql = q->backwards ? "SELECT " JOB_COLS " FROM jobs WHERE state = $1 AND COALESCE($2, kind) "
                          "= kind AND id > $4 ORDER BY id ASC LIMIT $3"
@@ -78,9 +80,9 @@ static json_t *counts_json(const struct db_res *r)
     json_t *out = json_array();
 
     for (int i = 0; i < db_nrows(r); i++)
-        json_array_append_new(out, json_pack("{s:s, s:s, s:I}", "kind", db_get(r, i, 0),
-                                             "state", db_get(r, i, 1), "count",
-                                             (json_int_t)db_int(r, i, 2)));
+        json_array_append_new(out,
+                              json_pack("{s:s, s:s, s:I}", "kind", db_get(r, i, 0), "state",
+                                        db_get(r, i, 1), "count", (json_int_t)db_int(r, i, 2)));
     return out;
 }
 
@@ -123,8 +125,11 @@ static json_t *list_page(struct http_req *req, const struct page *pg, const stru
         int i = q->backwards ? shown - 1 - k : k;
         json_array_append_new(results, job_json(q->rows, i));
     }
-    const char *first = shown ? json_string_value(json_object_get(json_array_get(results, 0), "id")) : NULL;
-    const char *last = shown ? json_string_value(json_object_get(json_array_get(results, (size_t)shown - 1), "id")) : NULL;
+    const char *first =
+        shown ? json_string_value(json_object_get(json_array_get(results, 0), "id")) : NULL;
+    const char *last =
+        shown ? json_string_value(json_object_get(json_array_get(results, (size_t)shown - 1), "id"))
+              : NULL;
     if (last && (q->backwards || more))
         next = json_pack("{s:s, s:s}", "id", last, "d", "n");
     if (first && (q->backwards ? more : pg->cursor != NULL))
@@ -170,8 +175,8 @@ static int one_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
 {
     struct one_q *q = arg;
 
-    return db_query(c, "SELECT " JOB_COLS " FROM jobs WHERE id = $1", DB_PARAMS(DBT(q->id)),
-                    &q->r, ei);
+    return db_query(c, "SELECT " JOB_COLS " FROM jobs WHERE id = $1", DB_PARAMS(DBT(q->id)), &q->r,
+                    ei);
 }
 
 static int job_respond(struct http_req *req, const char *id, int status)

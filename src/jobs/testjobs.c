@@ -91,8 +91,8 @@ static int test_fail(struct db *db, const struct job *job, struct souk_errinfo *
     if (json_is_true(json_object_get(job->payload, "permanent")))
         return souk_fail(ei, SOUK_PRECONDITION, "test.fail: permanent failure");
     if (job->attempt <= times)
-        return souk_fail(ei, SOUK_UPSTREAM, "test.fail: planned failure %d of %lld",
-                         job->attempt, (long long)times);
+        return souk_fail(ei, SOUK_UPSTREAM, "test.fail: planned failure %d of %lld", job->attempt,
+                         (long long)times);
     return record(db, job, clock_now_us(), ei);
 }
 

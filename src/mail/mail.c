@@ -45,9 +45,9 @@
 #include "jobs/jobs.h"
 #include "mail/mail.h"
 
-#define MAIL_ATTEMPTS 8
-#define MAIL_KEY_MAX 200
-#define MAIL_ADDR_MAX 254
+#define MAIL_ATTEMPTS       8
+#define MAIL_KEY_MAX        200
+#define MAIL_ADDR_MAX       254
 #define MAIL_SMTP_TIMEOUT_S 60
 
 struct mail_template {
@@ -62,10 +62,25 @@ static const struct mail_template templates[] = {
      "Hello {{first_name}},\n\nyour account {{email}} is ready.\n\n-- souk\n",
      "<p>Hello {{first_name}},</p><p>your account <b>{{email}}</b> is ready.</p>"
      "<p>-- souk</p>"},
-    {"order_invoice", "Your order {{order_id}}",
-     "Thank you for your order {{order_id}}.\nTotal: {{total}} {{currency}}\n\n-- souk\n",
-     "<p>Thank you for your order <b>{{order_id}}</b>.</p><p>Total: {{total}} {{currency}}</p>"
+    {"order_invoice", "Your order {{order_id}} from {{vendor_name}}",
+     "Thank you for your order {{order_id}}.\n\n"
+     "Vendor: {{vendor_name}}\n"
+     "{{lines}}\n\n"
+     "Subtotal: {{subtotal}} {{currency}}\n"
+     "Total:    {{total}} {{currency}}\n\n"
+     "-- souk\n",
+     "<p>Thank you for your order <b>{{order_id}}</b>.</p>"
+     "<p>Vendor: {{vendor_name}}</p>"
+     "<table><tr><th>Service</th><th>Variant</th><th>Qty</th><th>Unit price</th></tr>"
+     "<tr><td>{{service_name}}</td><td>{{variant_name}}</td><td>{{quantity}}</td>"
+     "<td>{{unit_price}} {{currency}}</td></tr></table>"
+     "<p>Subtotal: {{subtotal}} {{currency}}<br><b>Total: {{total}} {{currency}}</b></p>"
      "<p>-- souk</p>"},
+    {"order_vendor_paid", "New paid order {{order_id}}",
+     "You have a new paid order {{order_id}} from {{customer_email}}.\n\n"
+     "{{lines}}\n\nTotal: {{total}} {{currency}}\n\n-- souk\n",
+     "<p>You have a new paid order <b>{{order_id}}</b> from {{customer_email}}.</p>"
+     "<p>{{lines}}</p><p><b>Total: {{total}} {{currency}}</b></p><p>-- souk</p>"},
     {"payment_failed", "Payment failed for {{what}}",
      "We could not charge your card for {{what}}.\nPlease update your payment method.\n",
      "<p>We could not charge your card for <b>{{what}}</b>.</p>"
@@ -100,12 +115,23 @@ static void sb_put_html(struct sbuf *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '&': sb_puts(b, "&amp;"); break;
-        case '<': sb_puts(b, "&lt;"); break;
-        case '>': sb_puts(b, "&gt;"); break;
-        case '"': sb_puts(b, "&quot;"); break;
-        case '\'': sb_puts(b, "&#39;"); break;
-        default: sb_put(b, s, 1);
+        case '&':
+            sb_puts(b, "&amp;");
+            break;
+        case '<':
+            sb_puts(b, "&lt;");
+            break;
+        case '>':
+            sb_puts(b, "&gt;");
+            break;
+        case '"':
+            sb_puts(b, "&quot;");
+            break;
+        case '\'':
+            sb_puts(b, "&#39;");
+            break;
+        default:
+            sb_put(b, s, 1);
         }
     }
 }
@@ -215,8 +241,8 @@ static void put_subject(struct sbuf *b, const char *subj)
     sb_puts(b, "\r\n");
 }
 
-static char *message_build(const char *to, const char *message_id,
-                           const struct mail_template *t, const json_t *vars)
+static char *message_build(const char *to, const char *message_id, const struct mail_template *t,
+                           const json_t *vars)
 {
     char *subject = mail_render(t->subject, vars, 0), *text = mail_render(t->text, vars, 0);
     char *html = mail_render(t->html, vars, 1);
@@ -240,12 +266,14 @@ static char *message_build(const char *to, const char *message_id,
     snprintf(hdr, sizeof hdr,
              "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n--%s\r\n"
              "Content-Type: text/plain; charset=utf-8\r\n"
-             "Content-Transfer-Encoding: base64\r\n\r\n", boundary, boundary);
+             "Content-Transfer-Encoding: base64\r\n\r\n",
+             boundary, boundary);
     sb_puts(&b, hdr);
     put_b64_body(&b, text);
     snprintf(hdr, sizeof hdr,
              "--%s\r\nContent-Type: text/html; charset=utf-8\r\n"
-             "Content-Transfer-Encoding: base64\r\n\r\n", boundary);
+             "Content-Transfer-Encoding: base64\r\n\r\n",
+             boundary);
     sb_puts(&b, hdr);
     put_b64_body(&b, html);
     snprintf(hdr, sizeof hdr, "--%s--\r\n", boundary);
@@ -312,7 +340,8 @@ static int smtp_send(const char *url, const char *to, const char *msg, struct so
 
 static const char *data_dir(void)
 {
-    const char *d = souk_cfg && souk_cfg->data_dir[0] ? souk_cfg->data_dir : getenv("SOUK_DATA_DIR");
+    const char *d =
+        souk_cfg && souk_cfg->data_dir[0] ? souk_cfg->data_dir : getenv("SOUK_DATA_DIR");
     return d && *d ? d : "./data";
 }
 
@@ -330,8 +359,8 @@ static int eml_write(const char *key, const char *msg, struct souk_errinfo *ei)
     snprintf(path, sizeof path, "%s/", dir);
     for (size_t i = strlen(path), k = 0; key[k] && i < sizeof path - 5; k++, i++) {
         char ch = key[k];
-        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                 (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.';
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                 ch == '-' || ch == '_' || ch == '.';
         path[i] = ok && !(k == 0 && ch == '.') ? ch : '_';
         path[i + 1] = '\0';
     }
@@ -408,27 +437,29 @@ static int marker_begin_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei
     db_res_free(r);
     uuid_v7(uuid);
     snprintf(m->message_id, sizeof m->message_id, "<%s@souk>", uuid);
-    return db_exec(c, "INSERT INTO mail_sent (key, state, message_id, to_addr, template, "
-                      "created_at) VALUES ($1, 'sending', $2, $3, $4, $5)",
-                   DB_PARAMS(DBT(m->key), DBT(m->message_id), DBT(m->to), DBT(m->tmpl),
-                             DBI(clock_now_us())),
-                   NULL, ei);
+    return db_exec(
+        c,
+        "INSERT INTO mail_sent (key, state, message_id, to_addr, template, "
+        "created_at) VALUES ($1, 'sending', $2, $3, $4, $5)",
+        DB_PARAMS(DBT(m->key), DBT(m->message_id), DBT(m->to), DBT(m->tmpl), DBI(clock_now_us())),
+        NULL, ei);
 }
 
 static int marker_sent_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
 {
     const struct marker *m = arg;
 
-    return db_exec(c, "UPDATE mail_sent SET state = 'sent', sent_at = $2, "
-                      "attempts = attempts + 1 WHERE key = $1",
+    return db_exec(c,
+                   "UPDATE mail_sent SET state = 'sent', sent_at = $2, "
+                   "attempts = attempts + 1 WHERE key = $1",
                    DB_PARAMS(DBT(m->key), DBI(clock_now_us())), NULL, ei);
 }
 
 static int deliver(const struct marker *m, const struct mail_template *t, const json_t *vars,
                    struct souk_errinfo *ei)
 {
-    const char *url = souk_cfg && souk_cfg->smtp_url[0] ? souk_cfg->smtp_url
-                                                        : getenv("SOUK_SMTP_URL");
+    const char *url =
+        souk_cfg && souk_cfg->smtp_url[0] ? souk_cfg->smtp_url : getenv("SOUK_SMTP_URL");
     char *msg = message_build(m->to, m->message_id, t, vars);
     int err = url && *url ? smtp_send(url, m->to, msg, ei) : eml_write(m->key, msg, ei);
 
@@ -454,8 +485,9 @@ static int mail_send_job(struct db *db, const struct job *job, struct souk_errin
     if (!unrecorded_take(m.key)) {
         if ((err = deliver(&m, t, json_object_get(p, "vars"), ei)))
             return err;
-        log_json(LOG_INFO, "mail sent", json_pack("{s:s, s:s, s:s}", "template", m.tmpl,
-                                                  "message_id", m.message_id, "job", job->id));
+        log_json(LOG_INFO, "mail sent",
+                 json_pack("{s:s, s:s, s:s}", "template", m.tmpl, "message_id", m.message_id, "job",
+                           job->id));
     }
     if ((err = db_tx_run(db, marker_sent_tx, &m, ei)))
         unrecorded_add(m.key); /* the retry records it without sending again */
@@ -478,8 +510,8 @@ static int addr_valid(const char *to)
     return 1;
 }
 
-int mail_enqueue(struct db_conn *tx, const char *to, const char *template_name,
-                 const json_t *vars, const char *unique_key, struct souk_errinfo *ei)
+int mail_enqueue(struct db_conn *tx, const char *to, const char *template_name, const json_t *vars,
+                 const char *unique_key, struct souk_errinfo *ei)
 {
     char key[MAIL_KEY_MAX + 8], job_key[MAIL_KEY_MAX + 16];
     json_t *payload;

@@ -41,7 +41,7 @@
 #include "notify/notify.h"
 
 #define NOTIFY_REDIS_CHANNEL "souk:notify"
-#define NOTIFY_TYPE_MAX 64
+#define NOTIFY_TYPE_MAX      64
 
 struct redis_target {
     char host[256];
@@ -64,8 +64,8 @@ static struct {
 
 /* ---- the notification as JSON ---------------------------------------------- */
 
-json_t *notify_json(const char *id, const char *type, const char *payload_text,
-                    int64_t created_at, int64_t read_at, int read_is_null)
+json_t *notify_json(const char *id, const char *type, const char *payload_text, int64_t created_at,
+                    int64_t read_at, int read_is_null)
 {
     json_t *payload = payload_text ? json_loads(payload_text, JSON_DECODE_ANY, NULL) : NULL;
 
@@ -180,8 +180,8 @@ static void publish_hook(void *arg)
     sse_publish(e->user, e->id, e->type, e->data);
     metrics_counter_add("souk_notifications_total", NULL, 1);
     if (N.redis_on) {
-        json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:s}", "o", N.node, "u", e->user, "i",
-                              e->id, "t", e->type, "d", e->data);
+        json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:s}", "o", N.node, "u", e->user, "i", e->id,
+                              "t", e->type, "d", e->data);
         char *s = m ? json_dumps(m, JSON_COMPACT) : NULL;
         if (s)
             redis_publish(s);
@@ -208,10 +208,10 @@ int notify(struct db_conn *tx, const char *user_id, const char *type, const json
     uuid_v7(e->id);
     snprintf(e->type, sizeof e->type, "%s", type);
     text = payload ? json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    err = db_exec(tx, "INSERT INTO notifications (id, user_id, type, payload, created_at) "
-                      "VALUES ($1, $2, $3, $4, $5)",
-                  DB_PARAMS(DBT(e->id), DBT(e->user), DBT(type), DBT(text ? text : "{}"),
-                            DBI(now)),
+    err = db_exec(tx,
+                  "INSERT INTO notifications (id, user_id, type, payload, created_at) "
+                  "VALUES ($1, $2, $3, $4, $5)",
+                  DB_PARAMS(DBT(e->id), DBT(e->user), DBT(type), DBT(text ? text : "{}"), DBI(now)),
                   NULL, ei);
     if (!err) {
         j = notify_json(e->id, type, text ? text : "{}", now, 0, 1);

@@ -30,7 +30,7 @@
 #include "notify/notify.h"
 
 #define NOTIFY_REPLAY_MAX 1000
-#define NOTE_COLS "id, type, payload, created_at, read_at"
+#define NOTE_COLS         "id, type, payload, created_at, read_at"
 
 static json_t *row_json(const struct db_res *r, int i)
 {
@@ -61,11 +61,11 @@ static int list_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
         "($2 = 0 OR read_at IS NULL) AND id > $4 ORDER BY id ASC LIMIT $3";
 
     if (!q->after)
-        return db_query(c, first, DB_PARAMS(DBT(q->user), DBI(q->unread), DBI(q->limit)),
-                        &q->rows, ei);
+        return db_query(c, first, DB_PARAMS(DBT(q->user), DBI(q->unread), DBI(q->limit)), &q->rows,
+                        ei);
     return db_query(c, q->backwards ? back : fwd,
-                    DB_PARAMS(DBT(q->user), DBI(q->unread), DBI(q->limit), DBT(q->after)),
-                    &q->rows, ei);
+                    DB_PARAMS(DBT(q->user), DBI(q->unread), DBI(q->limit), DBT(q->after)), &q->rows,
+                    ei);
 }
 
 static int list_parse(struct http_req *req, struct page *pg, struct list_q *q,
@@ -148,8 +148,9 @@ static int read_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
 {
     struct read_q *q = arg;
 
-    return db_query(c, "UPDATE notifications SET read_at = COALESCE(read_at, $3) "
-                       "WHERE id = $1 AND user_id = $2 RETURNING " NOTE_COLS,
+    return db_query(c,
+                    "UPDATE notifications SET read_at = COALESCE(read_at, $3) "
+                    "WHERE id = $1 AND user_id = $2 RETURNING " NOTE_COLS,
                     DB_PARAMS(DBT(q->id), DBT(q->user), DBI(clock_now_us())), &q->r, ei);
 }
 
@@ -185,14 +186,14 @@ static int replay_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
 {
     struct replay_q *q = arg;
 
-    return db_query(c, "SELECT " NOTE_COLS " FROM notifications WHERE user_id = $1 AND id > $2 "
-                       "ORDER BY id ASC LIMIT $3",
+    return db_query(c,
+                    "SELECT " NOTE_COLS " FROM notifications WHERE user_id = $1 AND id > $2 "
+                    "ORDER BY id ASC LIMIT $3",
                     DB_PARAMS(DBT(q->user), DBT(q->after), DBI(NOTIFY_REPLAY_MAX)), &q->r, ei);
 }
 
 /* The SSE text of the stored events after `after` (arena), or NULL. */
-static int replay_text(struct http_req *req, const char *after, char **out,
-                       struct souk_errinfo *ei)
+static int replay_text(struct http_req *req, const char *after, char **out, struct souk_errinfo *ei)
 {
     struct replay_q q = {req->user->id, after, NULL};
     size_t len = 0;

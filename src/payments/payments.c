@@ -168,14 +168,19 @@ int payment_row_find(struct db_conn *c, const char *column, const char *value,
     return 0;
 }
 
+/* API.md's history statuses are pending|succeeded|failed|refunded: a checkout
+ * that expired unpaid is shown as failed, with the precise state beside it. */
 json_t *payment_row_json(const struct payment_row *p)
 {
-    return json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:o, s:s?, s:o, s:o}", "id", p->id,
+    const char *api_status = strcmp(p->status, "expired") == 0 ? "failed" : p->status;
+
+    return json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:o, s:s, s:o, s:o}", "id", p->id,
                      "purpose", p->purpose, "object_id", p->object_id, "amount",
-                     money_to_json(p->amount), "currency", p->currency, "status", p->status,
-                     "amount_refunded", money_to_json(p->amount_refunded), "mode", p->mode,
-                     "expires_at", json_time_or_null(p->expires_at, p->expires_at == 0),
-                     "created_at", json_time(p->created_at));
+                     money_to_json(p->amount), "currency", p->currency, "status", api_status,
+                     "state", p->status, "amount_refunded", money_to_json(p->amount_refunded),
+                     "mode", p->mode, "expires_at",
+                     json_time_or_null(p->expires_at, p->expires_at == 0), "created_at",
+                     json_time(p->created_at));
 }
 
 /* ---- ledger ---------------------------------------------------------------- */
@@ -534,7 +539,12 @@ static int refund_call(struct refund_args *a, const char *reason, json_t **out,
     form_init(&f);
     form_add(&f, "payment_intent", a->p->payment_intent);
     form_add_int(&f, "amount", a->amount);
-    form_add(&f, "reason", reason);
+    /* Stripe knows three reasons; any other text travels as metadata. */
+    if (reason && (!strcmp(reason, "duplicate") || !strcmp(reason, "fraudulent") ||
+                   !strcmp(reason, "requested_by_customer")))
+        form_add(&f, "reason", reason);
+    else
+        form_add(&f, "metadata[reason]", reason);
     form_add(&f, "metadata[souk_payment_id]", a->p->id);
     err = stripe_call("POST", "/v1/refunds", &f, key, out, ei);
     form_cleanup(&f);

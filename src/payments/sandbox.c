@@ -149,7 +149,7 @@ static int obj_put(struct db_conn *tx, const char *type, const char *state, json
                    json_t *priv, int insert, struct souk_errinfo *ei)
 {
     char *text = json_dumps(o, JSON_COMPACT);
-    char *ptext = json_dumps(priv ? priv : json_object(), JSON_COMPACT);
+    char *ptext = priv ? json_dumps(priv, JSON_COMPACT) : strdup("{}");
     const char *id = json_string_value(json_object_get(o, "id"));
     int64_t now = clock_now_us();
     int err;
@@ -317,8 +317,10 @@ int sbx_session_create(struct db_conn *tx, const struct sbx_req *in, struct sbx_
 
     if (session_params_bad(in, out))
         return 0;
-    if (expires <= now_s())
-        expires = now_s() + 24 * 3600;
+    if (expires == 0)
+        expires = now_s() + 24 * 3600; /* Stripe's default */
+    else if (expires < now_s())
+        expires = now_s();
     new_id("cs_test_", id);
     o = session_object(in, id, expires);
     priv = session_private(in);
@@ -716,6 +718,15 @@ int sbx_refund_create(struct db_conn *tx, const struct sbx_req *in, struct sbx_r
     }
     left = json_integer_value(json_object_get(ch.o, "amount")) -
            json_integer_value(json_object_get(ch.o, "amount_refunded"));
+    const char *reason = kv(in, "reason");
+    if (reason && strcmp(reason, "duplicate") && strcmp(reason, "fraudulent") &&
+        strcmp(reason, "requested_by_customer")) {
+        obj_cleanup(&pi);
+        obj_cleanup(&ch);
+        return sbx_error(out, 400, "invalid_request_error", "parameter_invalid", "reason",
+                         "Invalid reason: must be one of duplicate, fraudulent, or "
+                         "requested_by_customer");
+    }
     if (amount == 0)
         amount = left;
     if (amount < 0 || amount > left || left == 0)

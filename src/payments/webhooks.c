@@ -346,7 +346,8 @@ static int on_paid(struct db_conn *tx, struct apply *a, const char *charge_id,
     int64_t added = 0;
     int moved = 0, err;
 
-    if ((err = set_status(tx, a, "succeeded", "'pending', 'failed'", &moved, ei)))
+    /* expired too: money the provider says it took outweighs our expiry */
+    if ((err = set_status(tx, a, "succeeded", "'pending', 'failed', 'expired'", &moved, ei)))
         return err;
     if ((err = payments_ledger_add(tx, a->row.id, "charge", charge_id, a->ev.amount,
                                    a->ev.currency, "succeeded", &added, ei)))
@@ -365,7 +366,8 @@ static int on_failed(struct db_conn *tx, struct apply *a, struct souk_errinfo *e
     const struct payment_purpose *pp = payments_purpose(a->row.purpose);
     int moved = 0, err;
 
-    if (!strcmp(a->row.status, "succeeded") && strncmp(a->type, "invoice.", 8)) {
+    if ((!strcmp(a->row.status, "succeeded") || !strcmp(a->row.status, "refunded")) &&
+        strncmp(a->type, "invoice.", 8)) {
         a->outcome = WEBHOOK_STALE; /* a newer success already stands */
         a->reason = "payment_already_succeeded";
         return 0;

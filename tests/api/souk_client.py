@@ -187,20 +187,36 @@ class SoukServer:
     # -- lifecycle --
 
     def start(self, wait=True):
+        """Starts `souk serve`; with wait, returns once /healthz answers 200. The port is
+        picked free just before; if another process takes it first the start is retried."""
         if self.db_url is None:
             self.db_url = fresh_database_url(self.data_dir)
-        self.port = int(self.extra.pop("port", 0)) or free_port()
+        self.stdout_path = os.path.join(self.data_dir, "souk.stdout.log")
+        self.stderr_path = os.path.join(self.data_dir, "souk.stderr.log")
+        for attempt in range(3):
+            self._spawn()
+            if not wait:
+                return self
+            try:
+                self.wait_healthy()
+                return self
+            except SoukFailure:
+                if attempt == 2 or self.proc.poll() is None or not self._port_taken():
+                    raise
+        return self
+
+    def _spawn(self):
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = base_env(self.data_dir, self.port, self.extra)
         self.env["SOUK_DATABASE_URL"] = self.db_url
-        self.stdout_path = os.path.join(self.data_dir, "souk.stdout.log")
-        self.stderr_path = os.path.join(self.data_dir, "souk.stderr.log")
         with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
             self.proc = subprocess.Popen([souk_bin(), "serve"], env=self.env, stdout=out,
                                          stderr=err, stdin=subprocess.DEVNULL)
-        if wait:
-            self.wait_healthy()
-        return self
+
+    def _port_taken(self):
+        tail = file_tail(self.stderr_path, 5).lower()
+        return "address already in use" in tail or "cannot listen" in tail
 
     def wait_healthy(self, timeout=START_TIMEOUT):
         deadline = time.monotonic() + timeout

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/lib/services.sh - throwaway PostgreSQL 15 and Redis for tests and benchmarks.
 #
 # Source it from bash (not sh), then:
@@ -108,8 +109,8 @@ svc_pg_stop() {
 
 # Waits until the Redis on $SVC_REDIS_PORT answers PING (10 s at most).
 svc_redis_wait() {
-    local i
-    for i in $(seq 1 100); do
+    local _
+    for _ in $(seq 1 100); do
         if redis-cli -h 127.0.0.1 -p "$SVC_REDIS_PORT" ping 2>/dev/null | grep -q PONG; then
             return 0
         fi
@@ -140,9 +141,9 @@ svc_redis_start() {
 
 svc_redis_stop() {
     [ -n "$SVC_REDIS_PID" ] || return 0
-    local i
+    local _
     kill -TERM "$SVC_REDIS_PID" 2>/dev/null
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
         kill -0 "$SVC_REDIS_PID" 2>/dev/null || break
         sleep 0.1
     done

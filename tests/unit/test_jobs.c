@@ -249,8 +249,11 @@ static void backoff_then_dead(void **state)
     for (int attempt = 1; attempt <= 3; attempt++) {
         int64_t before = clock_now_us();
         if (attempt > 1) /* make it due now instead of waiting */
-            assert_int_equal(count(f->db, "UPDATE jobs SET run_at = 0 WHERE id = $1 "
-                                          "RETURNING attempt", id), attempt - 1);
+            assert_int_equal(count(f->db,
+                                   "UPDATE jobs SET run_at = 0 WHERE id = $1 "
+                                   "RETURNING attempt",
+                                   id),
+                             attempt - 1);
         assert_int_equal(run_one(f->db), 1);
         if (attempt < 3) {
             int64_t delay = count(f->db, "SELECT run_at FROM jobs WHERE id = $1", id) - before;
@@ -311,17 +314,23 @@ static void expired_lease_is_claimed_again(void **state)
     char *id = enqueue(f->db, "t.count", NULL);
 
     /* a worker of another node claimed it and died */
-    assert_int_equal(count(f->db, "UPDATE jobs SET state = 'running', locked_by = 'dead-node', "
-                                  "attempt = 1, lease_until = 1 WHERE id = $1 RETURNING 1", id), 1);
+    assert_int_equal(count(f->db,
+                           "UPDATE jobs SET state = 'running', locked_by = 'dead-node', "
+                           "attempt = 1, lease_until = 1 WHERE id = $1 RETURNING 1",
+                           id),
+                     1);
     assert_int_equal(run_one(f->db), 1);
     assert_string_equal(state_of(f->db, id), "done");
     assert_int_equal(count(f->db, "SELECT attempt FROM jobs WHERE id = $1", id), 2);
     /* a live lease is left alone */
     free(id);
     id = enqueue(f->db, "t.count", NULL);
-    assert_int_equal(count(f->db, "UPDATE jobs SET state = 'running', locked_by = 'other', "
-                                  "attempt = 1, lease_until = 9000000000000000 WHERE id = $1 "
-                                  "RETURNING 1", id), 1);
+    assert_int_equal(count(f->db,
+                           "UPDATE jobs SET state = 'running', locked_by = 'other', "
+                           "attempt = 1, lease_until = 9000000000000000 WHERE id = $1 "
+                           "RETURNING 1",
+                           id),
+                     1);
     assert_int_equal(run_one(f->db), 0);
     free(id);
 }
@@ -335,13 +344,19 @@ static void workers_run_each_once(void **state)
     assert_int_equal(jobs_start(f->db, 3, &ei), 0);
     for (int i = 0; i < n; i++)
         free(enqueue(f->db, "t.count", NULL));
-    for (int i = 0; i < 200 && count(f->db, "SELECT count(*) FROM jobs WHERE state = 'done' "
-                                            "AND kind = 't.count'", NULL) < n; i++)
+    for (int i = 0; i < 200 && count(f->db,
+                                     "SELECT count(*) FROM jobs WHERE state = 'done' "
+                                     "AND kind = 't.count'",
+                                     NULL) < n;
+         i++)
         usleep(50000);
     jobs_stop(5);
     assert_int_equal(runs, n);
-    assert_int_equal(count(f->db, "SELECT count(*) FROM jobs WHERE kind = 't.count' AND "
-                                  "state = 'done'", NULL), n);
+    assert_int_equal(count(f->db,
+                           "SELECT count(*) FROM jobs WHERE kind = 't.count' AND "
+                           "state = 'done'",
+                           NULL),
+                     n);
 }
 
 static int sweeps;
@@ -363,8 +378,8 @@ static void recurring_runs_once_per_interval(void **state)
     usleep(3300000); /* due at start, then again ~2 s later */
     jobs_stop(5);
     assert_true(sweeps >= 1 && sweeps <= 2);
-    assert_int_equal(count(f->db, "SELECT count(*) FROM job_schedules WHERE name = $1",
-                           "t.sweep"), 1);
+    assert_int_equal(count(f->db, "SELECT count(*) FROM job_schedules WHERE name = $1", "t.sweep"),
+                     1);
 }
 
 static int h_slow(struct db *db, const struct job *job, struct souk_errinfo *ei)
@@ -436,8 +451,11 @@ static void mail_eml_sent_once(void **state)
     assert_int_equal(run_one(f->db), 1);
     snprintf(path, sizeof path, "%s/mail/welcome_1.eml", f->dir);
     assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(count(f->db, "SELECT count(*) FROM mail_sent WHERE key = $1 AND "
-                                  "state = 'sent'", "welcome:1"), 1);
+    assert_int_equal(count(f->db,
+                           "SELECT count(*) FROM mail_sent WHERE key = $1 AND "
+                           "state = 'sent'",
+                           "welcome:1"),
+                     1);
     /* a new job for the same key after it was sent: nothing is sent again */
     unlink(path);
     assert_int_equal(db_tx_run(f->db, mail_tx, &m, &ei), 0);

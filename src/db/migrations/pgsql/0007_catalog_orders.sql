@@ -38,6 +38,7 @@ CREATE TABLE orders (
     id UUID PRIMARY KEY,
     customer_id UUID NOT NULL REFERENCES users (id),
     vendor_id UUID NOT NULL REFERENCES vendor_profiles (id),
+    vendor_user_id UUID NOT NULL REFERENCES users (id), -- the profile's owner: who acts as vendor
     service_id UUID NOT NULL REFERENCES services (id),
     variant_id UUID NOT NULL REFERENCES variants (id),
     customer_email TEXT NOT NULL,
@@ -61,6 +62,7 @@ CREATE TABLE orders (
 );
 CREATE INDEX orders_customer_idx ON orders (customer_id, created_at, id);
 CREATE INDEX orders_vendor_idx ON orders (vendor_id, created_at, id);
+CREATE INDEX orders_vendor_user_idx ON orders (vendor_user_id, created_at, id);
 CREATE INDEX orders_service_idx ON orders (service_id);
 CREATE INDEX orders_variant_idx ON orders (variant_id);
 CREATE INDEX orders_status_idx ON orders (status, checkout_expires_at);

@@ -60,7 +60,8 @@ CREATE TABLE recipe_purchases (
     recipe_id TEXT NOT NULL REFERENCES recipes (id) ON DELETE CASCADE,
     user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     attempt INTEGER NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'paid', 'refunded')),
+    status TEXT NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'paid', 'expired', 'refunded')),
     payment_id TEXT,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
@@ -83,6 +84,7 @@ CREATE TABLE subscriptions (
     current_period_start BIGINT,
     current_period_end BIGINT,
     grace_until BIGINT,
+    cancel_set_at BIGINT NOT NULL DEFAULT 0,  -- when souk last set cancel_at_period_end
     provider_subscription_id TEXT,
     payment_id TEXT,                  -- payments row of the first checkout
     checkout_url TEXT,

@@ -1,0 +1,27 @@
+/* demo.h - `souk demo [--recipes N]`: a living demo marketplace.
+ *
+ * Creates chefs (VENDOR users with profiles and two plans each), N recipes
+ * across cuisines, dietary tags and difficulties (about a quarter premium,
+ * some for sale), and a few customers subscribed to some chefs, so that the
+ * README's run command shows a cookbook with something in it. The accounts
+ * it makes are printed on stdout (password DEMO_PASSWORD).
+ *
+ * Recipes are inserted in batches (multi-row INSERTs, DEMO_BATCH rows per
+ * transaction), so a 1,000,000-recipe cookbook for benchmarks takes
+ * minutes, not hours. Run it again to add another, independent batch.
+ *
+ * Thread safety: one call at a time; it uses the pool it is given.
+ */
+#ifndef SOUK_DEMO_H
+#define SOUK_DEMO_H
+
+struct db;
+
+#define DEMO_PASSWORD "demo-password-42"
+#define DEMO_RECIPES_DEFAULT 3000
+
+/* progress (may be NULL) is called now and then with recipes done/total.
+ * Returns 0, or a souk error (the detail is logged). */
+int demo_run(struct db *db, int recipes, void (*progress)(long done, long total));
+
+#endif

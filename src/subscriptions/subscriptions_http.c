@@ -1,0 +1,311 @@
+/* subscriptions_http.c - /api/subscriptions/... (API.md § Subscriptions):
+ * parse -> authorize (policy) -> the domain in a transaction -> respond.
+ *
+ * Another user's subscription answers 404, as if it did not exist.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "auth/policy.h"
+#include "core/arena.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/json.h"
+#include "db/db.h"
+#include "http/http.h"
+#include "subscriptions/internal.h"
+#include "users/keyset.h"
+#include "vendors/vendors.h"
+
+static const char *const STATUSES[] = {"incomplete", "active", "past_due", "canceled",
+                                       "expired", NULL};
+
+/* ---- lists -------------------------------------------------------------------------- */
+
+struct list_args {
+    const char *user_id;
+    const char *status; /* NULL: those granting access now; "all" */
+    const struct keyset *ks;
+    struct arena *a;
+    struct subscription *rows;
+    int n;
+};
+
+static int list_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    struct list_args *la = arg;
+    char where[160], order[160], filter[400], sql[2048];
+    struct db_param p[5] = {DBT(la->user_id)};
+    struct db_res *res = NULL;
+    int np = 1, err;
+
+    if (la->ks->has_cursor) {
+        p[np++] = DBI(la->ks->k);
+        p[np++] = DBT(la->ks->id);
+    }
+    filter[0] = 0;
+    if (!la->status) {
+        snprintf(filter, sizeof filter,
+                 " AND ((s.status = 'active' AND (CASE WHEN s.cancel_at_period_end THEN "
+                 "s.current_period_end ELSE s.current_period_end + $%d END) > $%d) OR "
+                 "(s.status = 'past_due' AND s.grace_until > $%d))",
+                 np + 2, np + 1, np + 1);
+        p[np++] = DBI(clock_now_us());
+        p[np++] = DBI(subs_grace_us());
+    } else if (strcmp(la->status, "all")) {
+        snprintf(filter, sizeof filter, " AND s.status = $%d", np + 1);
+        p[np++] = DBT(la->status);
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT s.id, s.user_id, s.chef_id, s.plan_id, s.pending_plan_id, s.status, "
+             "s.cancel_at_period_end, s.current_period_start, s.current_period_end, "
+             "s.grace_until, s.cancel_set_at, s.ended_at, s.created_at, s.updated_at, "
+             "s.checkout_url, s.provider_subscription_id, s.payment_id, p.name, p.rank, "
+             "p.price, p.currency, p.billing_interval FROM subscriptions s JOIN plans p ON "
+             "p.id = s.plan_id WHERE s.user_id = $1%s%s%s",
+             keyset_where(la->ks, "s.created_at", "s.id", 2, where, sizeof where), filter,
+             keyset_order(la->ks, "s.created_at", "s.id", order, sizeof order));
+    if ((err = db_query(c, sql, p, np, &res, ei)))
+        return err;
+    la->n = db_nrows(res);
+    la->rows = arena_calloc(la->a, (size_t)la->n + 1, sizeof *la->rows);
+    for (int i = 0; i < la->n; i++)
+        subs_row_read(res, i, la->a, &la->rows[i]);
+    db_res_free(res);
+    return 0;
+}
+
+static int status_param(struct http_req *req, const char **out, struct souk_errinfo *ei)
+{
+    const char *s = http_query(req, "status");
+
+    *out = NULL;
+    if (!s || !*s)
+        return 0;
+    for (int i = 0; STATUSES[i]; i++)
+        if (!strcmp(s, STATUSES[i]))
+            return *out = s, 0;
+    if (!strcmp(s, "all"))
+        return *out = s, 0;
+    souk_errinfo_field(ei, "status", "Unknown status.");
+    return souk_fail(ei, SOUK_INVALID, "Unknown status.");
+}
+
+/* GET /api/subscriptions/ */
+static int subs_list(struct http_req *req)
+{
+    struct souk_errinfo ei = {0};
+    struct list_args la = {0};
+    struct page pg;
+    struct keyset ks;
+    json_t *results;
+    int64_t *keys;
+    const char **ids;
+    int err;
+
+    if ((err = policy_user(req, &ei)) || (err = status_param(req, &la.status, &ei)) ||
+        (err = page_parse(req, &pg, &ei)) || (err = keyset_from_page(&pg, 0, &ks, &ei)))
+        return http_problem(req, err, &ei);
+    la.user_id = req->user->id;
+    la.ks = &ks;
+    la.a = req->arena;
+    if ((err = db_run(req->db, list_fn, &la, &ei)))
+        return http_problem(req, err, &ei);
+    results = json_array();
+    keys = arena_calloc(req->arena, (size_t)la.n + 1, sizeof *keys);
+    ids = arena_calloc(req->arena, (size_t)la.n + 1, sizeof *ids);
+    for (int i = 0; i < la.n; i++) {
+        json_array_append_new(results, subscriptions_to_json(&la.rows[i]));
+        keys[i] = la.rows[i].created_at;
+        ids[i] = la.rows[i].id;
+    }
+    return http_json(req, 200, keyset_envelope(req, &pg, &ks, results, keys, ids));
+}
+
+/* GET /api/subscriptions/chefs/: the chefs the caller's subscriptions open now. */
+static int subs_chefs(struct http_req *req)
+{
+    struct souk_errinfo ei = {0};
+    struct keyset ks = {.limit = 1000};
+    struct list_args la = {0};
+    json_t *results;
+    int err;
+
+    if ((err = policy_user(req, &ei)))
+        return http_problem(req, err, &ei);
+    la.user_id = req->user->id;
+    la.ks = &ks;
+    la.a = req->arena;
+    if ((err = db_run(req->db, list_fn, &la, &ei)))
+        return http_problem(req, err, &ei);
+    results = json_array();
+    for (int i = 0; i < la.n; i++) {
+        struct vendor_profile p;
+        json_t *j;
+        if (vendors_get(req->db, la.rows[i].chef_id, req->arena, &p, &ei)) {
+            souk_errinfo_cleanup(&ei);
+            memset(&ei, 0, sizeof ei);
+            continue; /* deleted meanwhile */
+        }
+        j = vendors_profile_to_json(&p);
+        json_object_set_new(j, "subscription", subscriptions_to_json(&la.rows[i]));
+        json_array_append_new(results, j);
+    }
+    return http_json(req, 200, page_envelope(req, results, NULL, NULL));
+}
+
+/* ---- one subscription ----------------------------------------------------------------- */
+
+struct get_args {
+    const char *id;
+    struct arena *a;
+    struct subscription s;
+};
+
+static int get_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    struct get_args *g = arg;
+
+    return subs_load(c, g->id, 0, g->a, &g->s, ei);
+}
+
+/* GET /api/subscriptions/{id}/ */
+static int subs_get(struct http_req *req)
+{
+    struct souk_errinfo ei = {0};
+    struct get_args g = {.id = http_param(req, 0), .a = req->arena};
+    int err;
+
+    if ((err = policy_user(req, &ei)) || (err = db_run(req->db, get_fn, &g, &ei)))
+        return http_problem(req, err, &ei);
+    if (strcmp(g.s.user_id, req->user->id))
+        return http_problem(req, souk_fail(&ei, SOUK_NOT_FOUND, "No such subscription."), &ei);
+    return http_json(req, 200, subscriptions_to_json(&g.s));
+}
+
+/* Runs an owner action and answers the subscription. */
+static int action(struct http_req *req, db_tx_fn fn, struct subs_action *in,
+                  struct souk_errinfo *ei)
+{
+    int err;
+
+    in->user_id = req->user->id;
+    in->id = http_param(req, 0);
+    in->arena = req->arena;
+    if ((err = db_tx_run(req->db, fn, in, ei)))
+        return http_problem(req, err, ei);
+    return http_json(req, 200, subscriptions_to_json(&in->out));
+}
+
+/* PATCH /api/subscriptions/{id}/ {plan_id} */
+static int subs_patch(struct http_req *req)
+{
+    struct souk_errinfo ei = {0};
+    struct subs_action in = {0};
+    char plan[37];
+    json_t *body;
+    struct jv v;
+    int err;
+
+    if ((err = policy_user(req, &ei)) || (err = http_body_json(req, &body, &ei)))
+        return http_problem(req, err, &ei);
+    jv_begin(&v, body, &ei);
+    jv_uuid(&v, "plan_id", JV_REQUIRED, plan);
+    if ((err = jv_done(&v)))
+        return http_problem(req, err, &ei);
+    in.plan_id = plan;
+    return action(req, subs_change_plan_tx, &in, &ei);
+}
+
+/* POST /api/subscriptions/{id}/cancel/ {immediately} */
+static int subs_cancel(struct http_req *req)
+{
+    struct souk_errinfo ei = {0};
+    struct subs_action in = {0};
+    json_t *body;
+    struct jv v;
+    int err;
+
+    if ((err = policy_user(req, &ei)) || (err = http_body_json(req, &body, &ei)))
+        return http_problem(req, err, &ei);
+    jv_begin(&v, body, &ei);
+    in.immediately = jv_bool(&v, "immediately", JV_OPTIONAL, 0);
+    if ((err = jv_done(&v)))
+        return http_problem(req, err, &ei);
+    return action(req, subs_cancel_tx, &in, &ei);
+}
+
+/* POST /api/subscriptions/{id}/resume/ */
+static int subs_resume(struct http_req *req)
+{
+    struct souk_errinfo ei = {0};
+    struct subs_action in = {0};
+    int err;
+
+    if ((err = policy_user(req, &ei)))
+        return http_problem(req, err, &ei);
+    return action(req, subs_resume_tx, &in, &ei);
+}
+
+/* POST /api/subscriptions/subscribe/ {chef_id, plan_id} */
+static int subs_subscribe(struct http_req *req)
+{
+    struct souk_errinfo ei = {0};
+    struct subs_subscribe in = {0};
+    char chef[37], plan[37];
+    json_t *body, *out;
+    struct jv v;
+    int err;
+
+    if ((err = policy_user(req, &ei)) || (err = http_body_json(req, &body, &ei)))
+        return http_problem(req, err, &ei);
+    jv_begin(&v, body, &ei);
+    jv_uuid(&v, "chef_id", JV_REQUIRED, chef);
+    jv_uuid(&v, "plan_id", JV_REQUIRED, plan);
+    if ((err = jv_done(&v)))
+        return http_problem(req, err, &ei);
+    in = (struct subs_subscribe){.user_id = req->user->id, .chef_id = chef, .plan_id = plan,
+                                 .arena = req->arena};
+    if ((err = db_tx_run(req->db, subs_subscribe_tx, &in, &ei)))
+        return http_problem(req, err, &ei);
+    if (in.have_checkout) {
+        if ((err = payments_checkout_open(req->db, &in.cs, &ei)) ||
+            (err = db_run(req->db, subs_set_checkout_url, &in, &ei)))
+            return http_problem(req, err, &ei);
+        in.out.checkout_url = in.cs.url;
+    }
+    out = subscriptions_to_json(&in.out);
+    if (in.have_checkout)
+        json_object_set_new(out, "checkout_expires_at", json_time(in.cs.expires_at));
+    return http_json(req, 201, out);
+}
+
+void subscriptions_http_register(struct router *r)
+{
+    http_route(r, "GET", "/api/subscriptions/", subs_list, 0,
+               "The caller's subscriptions (granting access now; ?status=S|all)");
+    http_route(r, "POST", "/api/subscriptions/subscribe/", subs_subscribe, 0,
+               "Subscribe to a chef's plan: an incomplete subscription and its checkout");
+    http_route(r, "GET", "/api/subscriptions/chefs/", subs_chefs, 0,
+               "Chefs the caller is subscribed to");
+    http_route(r, "GET", "/api/subscriptions/{id}/", subs_get, 0, "One of the caller's subscriptions");
+    http_route(r, "PATCH", "/api/subscriptions/{id}/", subs_patch, 0,
+               "Change tier (upgrade now, downgrade at renewal)");
+    http_route(r, "POST", "/api/subscriptions/{id}/cancel/", subs_cancel, 0,
+               "Cancel at period end, or immediately");
+    http_route(r, "POST", "/api/subscriptions/{id}/resume/", subs_resume, 0,
+               "Undo a pending cancel");
+}
+
+int subscriptions_init(struct db *db, struct souk_errinfo *ei)
+{
+    (void)db;
+    subs_purpose_register();
+    subs_jobs_register();
+    return subs_cache_start(souk_cfg ? souk_cfg->redis_url : NULL, ei);
+}
+
+void subscriptions_shutdown(void)
+{
+    subs_cache_stop();
+}
