@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "db/db.h"
@@ -385,6 +386,9 @@ int main(int argc, char **argv)
         }
         if (config_load(&cfg, err, sizeof err))
             die_cfg(err);
+        const char *off = getenv("SOUK_CLOCK_OFFSET_SECONDS"); /* tests only */
+        if (off && *off)
+            clock_set_offset_us((int64_t)strtoll(off, NULL, 10) * 1000000);
         return cmds[i].run(argc - 2, argv + 2);
     }
     fprintf(stderr, "souk: unknown command \"%s\"\n\n", argv[1]);

@@ -81,6 +81,13 @@ static const struct mail_template templates[] = {
      "{{lines}}\n\nTotal: {{total}} {{currency}}\n\n-- souk\n",
      "<p>You have a new paid order <b>{{order_id}}</b> from {{customer_email}}.</p>"
      "<p>{{lines}}</p><p><b>Total: {{total}} {{currency}}</b></p><p>-- souk</p>"},
+    {"auction_outbid", "You have been outbid",
+     "Hello {{first_name}},\n\nsomeone bid {{amount}} {{currency}} on an auction you were "
+     "leading (auction {{auction_id}}).\nThe next bid must be at least {{minimum_next_bid}} "
+     "{{currency}}; the auction ends at {{ends_at}}.\n\n-- souk\n",
+     "<p>Hello {{first_name}},</p><p>someone bid <b>{{amount}} {{currency}}</b> on an auction "
+     "you were leading (auction {{auction_id}}).</p><p>The next bid must be at least "
+     "{{minimum_next_bid}} {{currency}}; the auction ends at {{ends_at}}.</p><p>-- souk</p>"},
     {"payment_failed", "Payment failed for {{what}}",
      "We could not charge your card for {{what}}.\nPlease update your payment method.\n",
      "<p>We could not charge your card for <b>{{what}}</b>.</p>"

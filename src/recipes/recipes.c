@@ -10,6 +10,11 @@
  *   PostgreSQL  recipes.search, a generated tsvector (title+summary weigh
  *               A, ingredients B) with a GIN index; the public part is the
  *               weight filter (word:*A).
+ * On SQLite the search is run one of two ways, chosen per query as a
+ * planner would (fts_ordered): few matches -> materialise them (IN list)
+ * and sort; many -> walk the ordering's index and probe FTS5 per row
+ * (rowid = ? AND MATCH), stopping at the page size. The match count is
+ * estimated from recipes_fts_vocab (document counts per term).
  * q is cut into words here (letters, digits and any non-ASCII byte); every
  * word must match, as a prefix, case-insensitively. Each row also says
  * whether q matches its public fields alone (public_match), which the
@@ -307,6 +312,49 @@ static const char *fts_query(struct arena *a, enum db_dialect d, const char *q, 
     return out;
 }
 
+/* SQLite: documents containing some term that starts with `word`. */
+static int term_docs(struct db_conn *c, struct arena *a, const char *word, int64_t *n,
+                     struct souk_errinfo *ei)
+{
+    struct db_res *res = NULL;
+    int err = db_query(c,
+                       "SELECT COALESCE(SUM(doc), 0) FROM recipes_fts_vocab WHERE term >= $1 "
+                       "AND term < $2",
+                       DB_PARAMS(DBT(word), DBT(arena_sprintf(a, "%s\xf4\x8f\xbf\xbf", word))),
+                       &res, ei);
+
+    *n = err ? 0 : db_int(res, 0, 0);
+    db_res_free(res);
+    return err;
+}
+
+/* SQLite: 1 in *ordered when walking the ordering's index and probing FTS5
+ * per row beats materialising every match: expected probes (limit * rows /
+ * matches) below the matches themselves. */
+static int fts_ordered(struct db_conn *c, struct arena *a, const char *q, int limit,
+                       int *ordered, struct souk_errinfo *ei)
+{
+    const char *words[Q_WORDS_MAX];
+    int nw = q_words(a, q, words), err;
+    int64_t matches = INT64_MAX, rows = 0, n;
+    struct db_res *res = NULL;
+
+    *ordered = 0;
+    for (int i = 0; i < nw; i++) {
+        if ((err = term_docs(c, a, words[i], &n, ei)))
+            return err;
+        matches = n < matches ? n : matches; /* every word must match: at most the rarest */
+    }
+    if ((err = db_query(c, "SELECT COALESCE(MAX(rowid), 0) FROM recipes", DB_NOPARAMS, &res,
+                        ei)))
+        return err;
+    rows = db_int(res, 0, 0);
+    db_res_free(res);
+    *ordered = nw > 0 && matches > 0 && (double)limit * (double)rows / (double)matches <
+                                            (double)matches;
+    return 0;
+}
+
 /* ---- lists ---------------------------------------------------------------------------- */
 
 #define QB_SQL_MAX 4096
@@ -364,12 +412,17 @@ static struct order_spec order_of(enum recipe_order o, enum db_dialect d)
     }
 }
 
-static void add_filters(struct qb *b, const struct recipe_filter *f, enum db_dialect d)
+static void add_filters(struct qb *b, const struct recipe_filter *f, enum db_dialect d,
+                        int fts_ordered)
 {
     const char *has_tag = d == DB_SQLITE ? " AND instr(r.dietary_tags, ?) > 0"
                                          : " AND strpos(r.dietary_tags, ?) > 0";
 
-    if (f->q && d == DB_SQLITE)
+    if (f->q && d == DB_SQLITE && fts_ordered)
+        qb_add(b, " AND EXISTS (SELECT 1 FROM recipes_fts WHERE recipes_fts MATCH ? AND "
+                  "recipes_fts.rowid = r.rowid)",
+               DB_PARAMS(DBT(fts_query(b->a, d, f->q, 0))));
+    else if (f->q && d == DB_SQLITE)
         qb_add(b, " AND r.rowid IN (SELECT rowid FROM recipes_fts WHERE recipes_fts MATCH ?)",
                DB_PARAMS(DBT(fts_query(b->a, d, f->q, 0))));
     else if (f->q)
@@ -416,18 +469,21 @@ int recipes_list(struct db_conn *c, const struct recipe_filter *f,
     struct order_spec os = order_of(f->order, d);
     struct qb *b = arena_calloc(a, 1, sizeof *b);
     struct db_res *res = NULL;
-    int err;
+    int ordered = 0, err;
 
     b->a = a;
     qb_puts(b, "SELECT " RCOLS);
-    if (f->q && d == DB_SQLITE)
-        qb_add(b, ", r.rowid IN (SELECT rowid FROM recipes_fts WHERE recipes_fts MATCH ?)",
+    if (f->q && d == DB_SQLITE && (err = fts_ordered(c, a, f->q, limit, &ordered, ei)))
+        return err;
+    if (f->q && d == DB_SQLITE) /* per output row only */
+        qb_add(b, ", EXISTS (SELECT 1 FROM recipes_fts WHERE recipes_fts MATCH ? AND "
+                  "recipes_fts.rowid = r.rowid)",
                DB_PARAMS(DBT(fts_query(a, d, f->q, 1))));
     else if (f->q)
         qb_add(b, ", r.search @@ to_tsquery('simple', ?)",
                DB_PARAMS(DBT(fts_query(a, d, f->q, 1))));
     qb_puts(b, RFROM " WHERE 1 = 1");
-    add_filters(b, f, d);
+    add_filters(b, f, d, ordered);
     add_keyset(b, &os, cur, limit);
     if ((err = db_query(c, b->sql, b->p, b->np, &res, ei)))
         return err;

@@ -15,6 +15,8 @@
 #include "core/money.h"
 #include "core/uuid.h"
 #include "db/db.h"
+#include "recipes/recipes.h"
+#include "subscriptions/subscriptions.h"
 #include "users/keyset.h"
 #include "users/users.h"
 #include "vendors/vendors.h"
@@ -379,19 +381,31 @@ int vendors_plan_create(struct db *db, const struct plan *in, struct arena *a, s
 /* ---- statistics ----------------------------------------------------------------------------
  * THE place for numbers about a vendor: every endpoint that shows
  * subscriber_count, recipe_count, premium_recipe_count or is_subscribed
- * gets them from here, so later issues extend only this function.
- * TODO(subscriptions issue): count subscriptions that grant access now
- *   (status active, or past_due before grace_until) for subscriber_count,
- *   and set is_subscribed for viewer_user_id from the same table.
- * TODO(recipes issue): recipe_count / premium_recipe_count from recipes.
- * Until those tables exist there is nothing to count: the answers are 0. */
+ * gets them from here. The counts come from the domains that own them
+ * (recipes.h, subscriptions.h); is_subscribed is answered from the
+ * subscription status cache. */
+struct stats_args {
+    const char *vendor_id;
+    const char *viewer;
+    struct vendor_stats *out;
+};
+
+static int stats_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    struct stats_args *s = arg;
+    int err = recipes_count_for_chef(c, s->vendor_id, &s->out->recipe_count,
+                                     &s->out->premium_recipe_count, ei);
+
+    if (!err)
+        err = subscriptions_count_for_chef(c, s->vendor_id, &s->out->subscriber_count, ei);
+    if (!err && s->viewer)
+        err = subscriptions_is_subscribed(c, s->viewer, s->vendor_id, &s->out->is_subscribed, ei);
+    return err;
+}
+
 int vendors_stats(struct db *db, const char *vendor_id, const char *viewer_user_id,
                   struct vendor_stats *out, struct souk_errinfo *ei)
 {
-    (void)db;
-    (void)vendor_id;
-    (void)viewer_user_id;
-    (void)ei;
     memset(out, 0, sizeof *out);
-    return SOUK_OK;
+    return db_run(db, stats_fn, &(struct stats_args){vendor_id, viewer_user_id, out}, ei);
 }

@@ -10,7 +10,10 @@
 #include "auth/policy.h"
 #include "core/json.h"
 #include "core/money.h"
+#include "db/db.h"
 #include "http/http.h"
+#include "recipes/recipes.h"
+#include "subscriptions/subscriptions.h"
 #include "users/keyset.h"
 #include "users/users.h"
 #include "vendors/vendors.h"
@@ -242,21 +245,29 @@ static int chef_put(struct http_req *req)
     return http_json(req, 200, j);
 }
 
-/* GET /api/chefs/{id}/recipes/
- * TODO(recipes issue): list the chef's recipes, access-filtered exactly as
- * /api/recipes/ does. There is no recipes table yet, so the list is empty
- * (but the chef must exist, and the envelope is the real one). */
+/* GET /api/chefs/{id}/recipes/: the chef's recipes, access-filtered and
+ * paginated exactly as /api/recipes/?chef=<id> (src/recipes). */
 static int chef_recipes(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
     struct vendor_profile p;
-    struct page pg;
     int err;
 
-    if ((err = policy_anyone(req, &ei)) || (err = page_parse(req, &pg, &ei)) ||
+    if ((err = policy_anyone(req, &ei)) ||
         (err = vendors_get(req->db, http_param(req, 0), req->arena, &p, &ei)))
         return http_problem(req, err, &ei);
-    return http_json(req, 200, page_envelope(req, json_array(), NULL, NULL));
+    return recipes_http_chef_list(req, p.id);
+}
+
+struct subscribers_args {
+    const char *chef_id;
+    json_t *out;
+};
+
+static int subscribers_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    struct subscribers_args *s = arg;
+    return subscriptions_list_subscribers(c, s->chef_id, 100, &s->out, ei);
 }
 
 /* GET /api/chefs/{id}/subscribers/ */
@@ -273,9 +284,14 @@ static int chef_subscribers(struct http_req *req)
         (err = vendors_stats(req->db, p.id, req->user ? req->user->id : NULL, &st, &ei)))
         return http_problem(req, err, &ei);
     out = json_pack("{s:I}", "subscriber_count", (json_int_t)st.subscriber_count);
-    /* TODO(subscriptions issue): the subscribers themselves */
-    if (policy_sees_private(req, p.user_id))
-        json_object_set_new(out, "results", json_array());
+    if (policy_sees_private(req, p.user_id)) { /* the newest 100 subscribers */
+        struct subscribers_args sa = {p.id, NULL};
+        if ((err = db_run(req->db, subscribers_fn, &sa, &ei))) {
+            json_decref(out);
+            return http_problem(req, err, &ei);
+        }
+        json_object_set_new(out, "results", sa.out);
+    }
     return http_json(req, 200, out);
 }
 

@@ -222,3 +222,30 @@ def test_cancel_takes_effect_on_every_node(souk_factory):
     assert r.status_code == 200
     wait_for(lambda: not can_open(b, fan, premium), timeout=0.5, step=0.02,
              what="node b to see the cancel")
+
+
+# ---- statistics on the chef's profile ----------------------------------------------------------
+
+
+def test_chef_statistics_and_lists(souk):
+    chef, p1, _, premium, gold = setup_chef(souk)
+    recipe(souk, chef)  # and a free one
+    cid = chef["chef"]["id"]
+    fan = make_user(souk)
+    got = souk.get(f"/api/chefs/{cid}/", token=fan["access"]).json()
+    assert (got["recipe_count"], got["premium_recipe_count"], got["subscriber_count"]) == (3, 2, 0)
+    subscribe_paid(souk, fan, chef, p1)
+    got = souk.get(f"/api/chefs/{cid}/", token=fan["access"]).json()
+    assert got["subscriber_count"] == 1
+    listed = souk.get("/api/chefs/?page_size=100", token=fan["access"]).json()["results"]
+    assert next(c for c in listed if c["id"] == cid)["is_subscribed"] is True
+    subs = souk.get(f"/api/chefs/{cid}/subscribers/").json()
+    assert subs == {"subscriber_count": 1}
+    subs = souk.get(f"/api/chefs/{cid}/subscribers/", token=chef["access"]).json()
+    assert [s["user_id"] for s in subs["results"]] == [fan["id"]]
+    # the chef's recipes, access-filtered like /api/recipes/
+    rows = {r["id"]: r for r in souk.get(f"/api/chefs/{cid}/recipes/",
+                                         token=fan["access"]).json()["results"]}
+    assert rows[premium["id"]]["locked"] is False and rows[gold["id"]]["locked"] is True
+    anon = {r["id"]: r for r in souk.get(f"/api/chefs/{cid}/recipes/").json()["results"]}
+    assert anon[premium["id"]]["locked"] is True and anon[premium["id"]]["ingredients"] is None

@@ -149,13 +149,104 @@ static void test_form_roundtrip(void **state)
     arena_free(a);
 }
 
+/* ---- the event reader: both API shapes (STRIPE.md §2.4) ---------------------- */
+
+static void read(const char *text, struct payment_event *ev, json_t **keep)
+{
+    const char *type;
+    *keep = json_loads(text, 0, NULL);
+    assert_non_null(*keep);
+    assert_int_equal(webhook_event_read(*keep, ev, &type), 0);
+}
+
+static void test_event_invoice_shapes(void **state)
+{
+    struct payment_event ev;
+    json_t *j;
+    (void)state;
+
+    read("{\"id\":\"evt_1\",\"object\":\"event\",\"type\":\"invoice.paid\",\"created\":10,"
+         "\"data\":{\"object\":{\"id\":\"in_1\",\"object\":\"invoice\",\"amount_paid\":900,"
+         "\"currency\":\"eur\",\"billing_reason\":\"subscription_cycle\",\"parent\":{\"type\":"
+         "\"subscription_details\",\"subscription_details\":{\"subscription\":\"sub_new\"}},"
+         "\"lines\":{\"data\":[{\"period\":{\"start\":100,\"end\":200}}]}}}}",
+         &ev, &j);
+    assert_string_equal(ev.subscription, "sub_new");
+    assert_string_equal(ev.invoice, "in_1");
+    assert_int_equal(ev.amount, 900);
+    assert_int_equal(ev.created, 10000000);
+    assert_int_equal(ev.period_start, 100000000);
+    assert_int_equal(ev.period_end, 200000000);
+    assert_string_equal(ev.billing_reason, "subscription_cycle");
+    json_decref(j);
+    /* 2020-08-27 shape: top-level subscription and payment_intent */
+    read("{\"id\":\"evt_2\",\"type\":\"invoice.payment_failed\",\"created\":1,\"data\":{"
+         "\"object\":{\"id\":\"in_2\",\"object\":\"invoice\",\"subscription\":\"sub_old\","
+         "\"payment_intent\":\"pi_9\",\"amount_due\":500,\"amount_paid\":0,\"attempt_count\":2,"
+         "\"next_payment_attempt\":50}}}",
+         &ev, &j);
+    assert_string_equal(ev.subscription, "sub_old");
+    assert_string_equal(ev.payment_intent, "pi_9");
+    assert_int_equal(ev.amount, 500);
+    assert_int_equal(ev.attempt_count, 2);
+    assert_int_equal(ev.next_attempt, 50000000);
+    json_decref(j);
+}
+
+static void test_event_subscription_shapes(void **state)
+{
+    struct payment_event ev;
+    json_t *j;
+    (void)state;
+
+    read("{\"id\":\"evt_3\",\"type\":\"customer.subscription.updated\",\"created\":1,\"data\":{"
+         "\"object\":{\"id\":\"sub_1\",\"object\":\"subscription\",\"status\":\"past_due\","
+         "\"cancel_at_period_end\":true,\"items\":{\"data\":[{\"current_period_start\":5,"
+         "\"current_period_end\":6,\"price\":{\"currency\":\"eur\"}}]}}}}",
+         &ev, &j);
+    assert_string_equal(ev.subscription, "sub_1");
+    assert_string_equal(ev.status, "past_due");
+    assert_string_equal(ev.currency, "eur");
+    assert_true(ev.cancel_at_period_end);
+    assert_int_equal(ev.period_end, 6000000);
+    json_decref(j);
+    read("{\"id\":\"evt_4\",\"type\":\"customer.subscription.deleted\",\"created\":1,\"data\":{"
+         "\"object\":{\"id\":\"sub_2\",\"object\":\"subscription\",\"status\":\"canceled\","
+         "\"current_period_start\":7,\"current_period_end\":8,\"currency\":\"usd\"}}}",
+         &ev, &j);
+    assert_int_equal(ev.period_start, 7000000);
+    assert_int_equal(ev.period_end, 8000000);
+    assert_string_equal(ev.currency, "usd");
+    json_decref(j);
+}
+
+static void test_event_refusals(void **state)
+{
+    static const char *const bad[] = {
+        "[]", "{}", "{\"id\":\"evt\",\"type\":\"x\",\"created\":1}",
+        "{\"id\":\"\",\"type\":\"x\",\"created\":1,\"data\":{\"object\":{\"object\":\"charge\"}}}",
+        "{\"id\":\"e\",\"type\":\"x\",\"created\":\"1\",\"data\":{\"object\":{\"object\":\"charge\"}}}",
+        "{\"id\":\"e\",\"type\":\"x\",\"created\":1,\"data\":{\"object\":{}}}",
+    };
+    struct payment_event ev;
+    const char *type;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *j = json_loads(bad[i], 0, NULL);
+        assert_int_equal(webhook_event_read(j, &ev, &type), SOUK_INVALID);
+        json_decref(j);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sig_valid),          cmocka_unit_test(test_sig_rotation),
         cmocka_unit_test(test_sig_refusals),       cmocka_unit_test(test_sig_make_roundtrip),
         cmocka_unit_test(test_form_encode),        cmocka_unit_test(test_form_decode),
-        cmocka_unit_test(test_form_roundtrip),
+        cmocka_unit_test(test_form_roundtrip),     cmocka_unit_test(test_event_invoice_shapes),
+        cmocka_unit_test(test_event_subscription_shapes), cmocka_unit_test(test_event_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,6 +38,8 @@ CREATE INDEX recipes_premium_idx ON recipes (is_premium, created_at, id);
 CREATE VIRTUAL TABLE recipes_fts USING fts5(
     title, summary, ingredients, content='recipes', content_rowid='rowid',
     tokenize='unicode61 remove_diacritics 2');
+-- Document counts per term, for choosing how to run a search (recipes.c).
+CREATE VIRTUAL TABLE recipes_fts_vocab USING fts5vocab(recipes_fts, 'row');
 CREATE TRIGGER recipes_fts_ai AFTER INSERT ON recipes BEGIN
     INSERT INTO recipes_fts (rowid, title, summary, ingredients)
     VALUES (new.rowid, new.title, new.summary, new.ingredients);

@@ -1,0 +1,24 @@
+"""authz_auctions.py - rows of test_authz_matrix.MATRIX for the auction routes (the lead merges
+them). {id} is replaced by the owner's vendor profile id, which is no auction: routes on one
+auction answer 404 once the caller is allowed past authentication. KINDS order:
+anon, customer, vnp, owner, other, mod, admin."""
+
+import uuid
+
+from test_authz_matrix import Row, _all, _user_only
+
+ROWS = {
+    # no such recipe: 400 once signed in (the body names a recipe that does not exist)
+    ("POST", "/api/auctions/"): Row(_user_only(400), body={"recipe_id": str(uuid.uuid4()),
+                                                            "starting_price": "1.00",
+                                                            "ends_at": "2099-01-01T00:00:00Z"}),
+    ("GET", "/api/auctions/"): Row(_all(200)),
+    ("GET", "/api/auctions/{id}/"): Row(_all(404)),
+    ("POST", "/api/auctions/{id}/cancel/"): Row(_user_only(404)),
+    ("POST", "/api/bids/"): Row(_user_only(404), body={"auction_id": str(uuid.uuid4()),
+                                                      "amount": "1.00"}),
+    ("GET", "/api/bids/recipes/{recipe_id}/"): Row(_all(200),
+                                                  params={"recipe_id": str(uuid.uuid4())}),
+    ("GET", "/api/bids/user/"): Row(_user_only(200)),
+    ("GET", "/api/bids/won/"): Row(_user_only(200)),
+}
