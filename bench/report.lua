@@ -1,11 +1,17 @@
 -- bench/report.lua - wrk script used by bench/run.sh for every target.
 --
--- Adds nothing to the requests (plain GETs of the URL given to wrk); at the end prints one
--- machine-readable line that run.sh parses:
+-- Plain GETs of the URL given to wrk; when BENCH_AUTH is set in the environment, each request
+-- carries `Authorization: Bearer $BENCH_AUTH`. At the end prints one machine-readable line that
+-- run.sh parses:
 --   BENCH requests=N duration_us=N rps=F p50_us=F p90_us=F p99_us=F max_us=F errors_connect=N
 --         errors_read=N errors_write=N errors_status=N errors_timeout=N
 -- Latencies are in microseconds, from wrk's own latency histogram. errors_status counts
 -- responses that were not 2xx/3xx.
+
+local auth = os.getenv("BENCH_AUTH")
+if auth and auth ~= "" then
+   wrk.headers["Authorization"] = "Bearer " .. auth
+end
 
 done = function(summary, latency, requests)
    local e = summary.errors

@@ -20,19 +20,27 @@ cd "$(dirname "$0")/.." || exit 2
 ROOT=$PWD
 
 # ---- what is measured -------------------------------------------------------------------
-# One row per target: NAME|PATH. {NAME} in a path is replaced by the value the setup step
-# (bench_setup below) put in SETUP[NAME]. Add rows here as resources appear.
+# One row per target: NAME|PATH[|TOKEN]. {NAME} in a path is replaced by the value the setup
+# step (bench_setup below) put in SETUP[NAME]; TOKEN names a SETUP entry holding an access
+# token sent as `Authorization: Bearer` (bench/report.lua). Add rows here as resources appear.
 TARGETS=(
-    "healthz|/healthz"              # process up: HTTP stack only
-    "point-read|{POINT_READ_PATH}"  # one row through handler + database (setup picks it)
+    "healthz|/healthz"                          # process up: HTTP stack only
+    "point-read|/api/chefs/{CHEF_ID}/"          # router -> worker pool -> db (profile + stats) -> JSON
+    "auth-profile|/api/users/profile/|TOKEN"    # token verify + denylist check + profile read
 )
 
 # Runs once per server before the measurements; fills SETUP[...] for the TARGETS placeholders.
-# $1 is the server's base URL. Until a public resource exists, the point read is /readyz
-# (one database round trip); replace it with e.g. a recipe created here through the API.
+# $1 is the server's base URL: registers one chef through the API (user + vendor profile) and
+# keeps its profile id and access token.
 declare -A SETUP
 bench_setup() {
-    SETUP[POINT_READ_PATH]=/readyz
+    local body out
+    body='{"email":"bench-chef@example.com","password":"bench-password-1","first_name":"Bench",'
+    body+='"last_name":"Chef","business_name":"Bench Kitchen","bio":"benchmarks"}'
+    out=$(curl -fsS -X POST -H 'Content-Type: application/json' -d "$body" \
+        "$1/api/chefs/register/") || die "bench setup: chef registration failed"
+    SETUP[CHEF_ID]=$(/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["chef"]["id"])' <<<"$out")
+    SETUP[TOKEN]=$(/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["access"])' <<<"$out")
 }
 
 # ---- configuration ----------------------------------------------------------------------
@@ -107,13 +115,14 @@ expand() {
 }
 
 # Runs wrk once; appends a table row to $WORK/rows and the command to $WORK/commands.
-measure() { # db name path connections
-    local db=$1 name=$2 path=$3 conns=$4 threads=$THREADS cmd line
+measure() { # db name path connections [token]
+    local db=$1 name=$2 path=$3 conns=$4 token=${5:-} threads=$THREADS cmd line
     [ "$threads" -gt "$conns" ] && threads=$conns
     cmd="wrk -t$threads -c$conns -d${SECONDS_PER_RUN}s --latency -s bench/report.lua $SOUK_URL$path"
+    [ -n "$token" ] && cmd="BENCH_AUTH=<access token> $cmd"
     echo "bench: $db $name c=$conns: $cmd"
     echo "$cmd" >>"$WORK/commands"
-    line=$(timeout $((SECONDS_PER_RUN + 60)) wrk -t"$threads" -c"$conns" \
+    line=$(BENCH_AUTH=$token timeout $((SECONDS_PER_RUN + 60)) wrk -t"$threads" -c"$conns" \
         -d"${SECONDS_PER_RUN}s" --latency -s "$LUA" "$SOUK_URL$path" | grep '^BENCH ')
     [ -n "$line" ] || die "wrk printed no BENCH line for $SOUK_URL$path"
     echo "  $line"
@@ -134,11 +143,17 @@ bench_db() { # db
     esac
     start_souk "$url"
     bench_setup "$SOUK_URL"
+    local rest tokname token
     for row in "${TARGETS[@]}"; do
         name=${row%%|*}
-        path=$(expand "${row#*|}") || exit 1
+        rest=${row#*|}
+        tokname=
+        [[ "$rest" == *"|"* ]] && { tokname=${rest#*|}; rest=${rest%%|*}; }
+        path=$(expand "$rest") || exit 1
+        token=
+        [ -n "$tokname" ] && token=${SETUP[$tokname]}
         for conns in $CONNECTIONS; do
-            measure "$db" "$name" "$path" "$conns"
+            measure "$db" "$name" "$path" "$conns" "$token"
         done
     done
     stop_souk

@@ -26,37 +26,36 @@
 #include "users/users.h"
 #include "vendors/vendors.h"
 
-#define DEMO_BATCH 2000      /* recipes per transaction */
+#define DEMO_BATCH           2000 /* recipes per transaction */
 #define DEMO_ROWS_PER_INSERT 25
-#define DEMO_COLS 16
-#define DEMO_CHEFS_MAX 200
-#define DEMO_FANS 5
-#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+#define DEMO_COLS            16
+#define DEMO_CHEFS_MAX       200
+#define DEMO_FANS            5
+#define N(a)                 ((int)(sizeof(a) / sizeof((a)[0])))
 
-static const char *const CUISINES[] = {"italian", "mexican", "indian", "japanese", "thai",
-                                       "french", "greek", "lebanese", "chinese", "korean",
-                                       "ethiopian", "peruvian", "spanish", "moroccan",
-                                       "vietnamese", "american"};
-static const char *const ADJ[] = {"Smoky", "Crispy", "Slow-cooked", "Spicy", "Creamy",
-                                  "Charred", "Zesty", "Golden", "Rustic", "Silky", "Herby",
-                                  "Sticky", "Roasted", "Grandma's", "Weeknight", "Midnight"};
-static const char *const MAIN[] = {"chickpea", "lentil", "chicken", "salmon", "tofu",
-                                   "mushroom", "aubergine", "lamb", "prawn", "pumpkin",
-                                   "beef", "halloumi", "cauliflower", "pork", "squid",
-                                   "spinach", "black bean", "duck", "cod", "sweet potato"};
-static const char *const DISH[] = {"curry", "stew", "tacos", "salad", "noodles", "risotto",
-                                   "soup", "pie", "skewers", "dumplings", "flatbread",
-                                   "bowl", "tagine", "gratin", "fritters", "ramen"};
-static const char *const PANTRY[] = {"garlic", "onion", "ginger", "olive oil", "lemon",
-                                     "cumin", "smoked paprika", "coriander", "chilli",
-                                     "coconut milk", "tomatoes", "soy sauce", "miso", "rice",
-                                     "yoghurt", "feta", "parsley", "lime", "sesame", "butter",
-                                     "cream", "saffron", "harissa", "fennel", "kale"};
-static const char *const DIETS[] = {"vegan", "vegetarian", "gluten-free", "dairy-free",
-                                    "nut-free", "low-carb"};
+static const char *const CUISINES[] = {
+    "italian", "mexican", "indian",    "japanese", "thai",    "french",   "greek",      "lebanese",
+    "chinese", "korean",  "ethiopian", "peruvian", "spanish", "moroccan", "vietnamese", "american"};
+static const char *const ADJ[] = {
+    "Smoky",  "Crispy", "Slow-cooked", "Spicy",  "Creamy",  "Charred",   "Zesty",     "Golden",
+    "Rustic", "Silky",  "Herby",       "Sticky", "Roasted", "Grandma's", "Weeknight", "Midnight"};
+static const char *const MAIN[] = {
+    "chickpea", "lentil",  "chicken",    "salmon", "tofu",     "mushroom",    "aubergine",
+    "lamb",     "prawn",   "pumpkin",    "beef",   "halloumi", "cauliflower", "pork",
+    "squid",    "spinach", "black bean", "duck",   "cod",      "sweet potato"};
+static const char *const DISH[] = {
+    "curry",   "stew",      "tacos",     "salad", "noodles", "risotto", "soup",     "pie",
+    "skewers", "dumplings", "flatbread", "bowl",  "tagine",  "gratin",  "fritters", "ramen"};
+static const char *const PANTRY[] = {
+    "garlic",    "onion",   "ginger",       "olive oil", "lemon",     "cumin",  "smoked paprika",
+    "coriander", "chilli",  "coconut milk", "tomatoes",  "soy sauce", "miso",   "rice",
+    "yoghurt",   "feta",    "parsley",      "lime",      "sesame",    "butter", "cream",
+    "saffron",   "harissa", "fennel",       "kale"};
+static const char *const DIETS[] = {"vegan",      "vegetarian", "gluten-free",
+                                    "dairy-free", "nut-free",   "low-carb"};
 static const char *const DIFF[] = {"easy", "medium", "hard"};
-static const char *const CHEF_WORDS[] = {"Kitchen", "Table", "Pantry", "Hearth", "Spoon",
-                                         "Larder", "Oven", "Garden"};
+static const char *const CHEF_WORDS[] = {"Kitchen", "Table",  "Pantry", "Hearth",
+                                         "Spoon",   "Larder", "Oven",   "Garden"};
 
 struct rng {
     unsigned long long s;
@@ -88,15 +87,21 @@ static int make_chef(struct db *db, const char *tag, int i, struct rng *r, struc
     snprintf(name, sizeof name, "%s %s", ADJ[rnd(r, N(ADJ))], CHEF_WORDS[rnd(r, N(CHEF_WORDS))]);
     err = users_create(db, email, DEMO_PASSWORD, "VENDOR", "Chef", name, user_id, ei);
     if (!err) {
-        struct vendor_in in = {.business_name = name, .bio = "Recipes from the demo kitchen.",
-                               .city = "Demo City", .address = ""};
+        struct vendor_in in = {.business_name = name,
+                               .bio = "Recipes from the demo kitchen.",
+                               .city = "Demo City",
+                               .address = ""};
         err = vendors_create(db, user_id, &in, a, &p, ei);
     }
     for (int rank = 1; !err && rank <= 2; rank++) {
         struct plan pl = {.name = rank == 1 ? "Home cook" : "Chef's table",
                           .description = rank == 1 ? "Premium recipes" : "Everything, first",
-                          .price = rank == 1 ? 499 : 1299, .currency = "usd",
-                          .interval = "month", .rank = rank, .is_active = 1}, out_pl;
+                          .price = rank == 1 ? 499 : 1299,
+                          .currency = "usd",
+                          .interval = "month",
+                          .rank = rank,
+                          .is_active = 1},
+                    out_pl;
         snprintf(pl.vendor_id, sizeof pl.vendor_id, "%s", p.id);
         err = vendors_plan_create(db, &pl, a, &out_pl, ei);
     }
@@ -130,8 +135,7 @@ static int subscribe_fan(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
                       "current_period_start, current_period_end, created_at, updated_at) "
                       "SELECT $1, $2, $3, p.id, 'active', $4, $5, $4, $4 FROM plans p WHERE "
                       "p.vendor_id = $3 ORDER BY p.rank DESC LIMIT 1",
-                      DB_PARAMS(DBT(id), DBT(f->user_id), DBT(f->chefs[i].id), DBI(now),
-                                DBI(end)),
+                      DB_PARAMS(DBT(id), DBT(f->user_id), DBT(f->chefs[i].id), DBI(now), DBI(end)),
                       NULL, ei);
     }
     return err;
@@ -181,8 +185,8 @@ static void gen_recipe(struct arena *a, struct rng *r, const struct chef *chefs,
     p[0] = DBT(arena_strdup(a, id));
     p[1] = DBT(chefs[rnd(r, (unsigned)nchefs)].id);
     p[2] = DBT(arena_sprintf(a, "%s %s %s", ADJ[rnd(r, N(ADJ))], main, DISH[rnd(r, N(DISH))]));
-    p[3] = DBT(arena_sprintf(a, "A %s %s for %d, ready when you are.",
-                             DIFF[rnd(r, N(DIFF))], DISH[rnd(r, N(DISH))], 2 + (int)rnd(r, 5)));
+    p[3] = DBT(arena_sprintf(a, "A %s %s for %d, ready when you are.", DIFF[rnd(r, N(DIFF))],
+                             DISH[rnd(r, N(DISH))], 2 + (int)rnd(r, 5)));
     p[4] = DBT(arena_strdup(a, is));
     p[5] = DBT("Prepare everything. Cook gently. Taste, season, serve.");
     p[6] = DBT(CUISINES[rnd(r, N(CUISINES))]);
@@ -255,8 +259,9 @@ int demo_run(struct db *db, int recipes, void (*progress)(long done, long total)
 {
     struct souk_errinfo ei = {0};
     struct rng r = {0x9E3779B97F4A7C15ull ^ (unsigned long long)recipes};
-    int nchefs = recipes / 150 < 8 ? 8 : recipes / 150 > DEMO_CHEFS_MAX ? DEMO_CHEFS_MAX
-                                                                          : recipes / 150;
+    int nchefs = recipes / 150 < 8                ? 8
+                 : recipes / 150 > DEMO_CHEFS_MAX ? DEMO_CHEFS_MAX
+                                                  : recipes / 150;
     struct chef *chefs = xcalloc((size_t)nchefs, sizeof *chefs);
     char tag[9];
     int err = 0;
@@ -267,8 +272,8 @@ int demo_run(struct db *db, int recipes, void (*progress)(long done, long total)
     if (!err)
         err = make_fans(db, tag, chefs, nchefs, &ei);
     for (long done = 0; !err && done < recipes;) {
-        struct batch b = {&r, chefs, nchefs, (int)(recipes - done < DEMO_BATCH ? recipes - done
-                                                                              : DEMO_BATCH),
+        struct batch b = {&r, chefs, nchefs,
+                          (int)(recipes - done < DEMO_BATCH ? recipes - done : DEMO_BATCH),
                           clock_now_us()};
         err = db_tx_run(db, batch_tx, &b, &ei);
         done += b.count;

@@ -17,7 +17,7 @@
 
 struct db;
 
-#define DEMO_PASSWORD "demo-password-42"
+#define DEMO_PASSWORD        "demo-password-42"
 #define DEMO_RECIPES_DEFAULT 3000
 
 /* progress (may be NULL) is called now and then with recipes done/total.

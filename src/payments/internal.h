@@ -96,8 +96,6 @@ const char *sandbox_base_url(void); /* "" when not running */
 void sandbox_register_jobs(void);
 struct router;
 void sandbox_http_register(struct router *r); /* sandbox_http.c */
-/* Lets Stripe-style bearer keys through to the sandbox routes (sandbox_http.c). */
-void sandbox_auth_hook_install(void);
 
 struct sbx_req {
     const struct form_kv *kv;
@@ -155,6 +153,9 @@ int webhook_receive(struct db *db, const char *sig_header, const char *body, siz
  * webhooks.c and the fuzz target. 0 ok, SOUK_INVALID when not an event. */
 int webhook_event_read(const json_t *event, struct payment_event *ev, const char **type);
 void webhooks_register_jobs(void);
+/* Test hook (SOUK_TEST_FAIL_APPLY=1 with SOUK_TEST_PAYMENTS=1): the first
+ * apply of every event fails inside its transaction. Call before serving. */
+void webhooks_test_fail_apply(int on);
 
 /* ---- payments.c ------------------------------------------------------------- */
 void payments_register_jobs(void);
@@ -164,6 +165,13 @@ int payments_is_sandbox(void);
 int payments_ledger_add(struct db_conn *tx, const char *payment_id, const char *kind,
                         const char *provider_id, int64_t amount, const char *currency,
                         const char *status, int64_t *added, struct souk_errinfo *ei);
+/* Raises payments.amount_refunded to `cumulative` (never lowers it) and
+ * books the increase as one ledger line (kind "refund", provider id
+ * ledger_key); a no-op when the total is already there. *booked (may be
+ * NULL) gets the amount booked, 0 for a no-op. Run in a transaction. */
+int payments_refund_book(struct db_conn *tx, const char *payment_id, int64_t cumulative,
+                         const char *ledger_key, const char *currency, const char *status,
+                         int64_t *booked, struct souk_errinfo *ei);
 void payments_test_purpose_register(void);
 
 /* A payments row (see 0004_payments.sql). */

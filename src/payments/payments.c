@@ -201,6 +201,51 @@ int payments_ledger_add(struct db_conn *tx, const char *payment_id, const char *
                    added, ei);
 }
 
+/* Refunded money has two witnesses: our own refund call (payments_refund)
+ * and the provider's charge.refunded, whose amount_refunded is cumulative.
+ * Either may come first, and either may come several times at once, so the
+ * booking is driven by the cumulative total: one conditional UPDATE raises
+ * payments.amount_refunded (never lowers it), and only the caller whose
+ * UPDATE moved it writes a ledger line, for the difference between the new
+ * total and what the ledger already holds. That keeps the invariant
+ * "sum of refund lines == amount_refunded".
+ *
+ * Concurrency: on PostgreSQL the UPDATE takes the payment's row lock, so the
+ * SUM that follows sees every line booked by those who held it before; on
+ * SQLite write transactions are serialized anyway. */
+int payments_refund_book(struct db_conn *tx, const char *payment_id, int64_t cumulative,
+                         const char *ledger_key, const char *currency, const char *status,
+                         int64_t *booked, struct souk_errinfo *ei)
+{
+    struct db_res *r = NULL;
+    int64_t moved = 0, booked_before;
+    int err = db_exec(tx,
+                      "UPDATE payments SET amount_refunded = $2, status = CASE WHEN $2 >= amount "
+                      "THEN 'refunded' ELSE status END, updated_at = $3 WHERE id = $1 AND "
+                      "amount_refunded < $2",
+                      DB_PARAMS(DBT(payment_id), DBI(cumulative), DBI(clock_now_us())), &moved,
+                      ei);
+
+    if (booked)
+        *booked = 0;
+    if (err || moved == 0)
+        return err; /* already counted (by a concurrent caller or by the event) */
+    err = db_query(tx,
+                   "SELECT COALESCE(SUM(amount), 0) FROM payment_ledger WHERE payment_id = $1 "
+                   "AND kind = 'refund'",
+                   DB_PARAMS(DBT(payment_id)), &r, ei);
+    if (err)
+        return err;
+    booked_before = db_int(r, 0, 0);
+    db_res_free(r);
+    if (booked)
+        *booked = cumulative - booked_before;
+    /* The key cannot have been used: the total only grows and each key
+     * belongs to one total, so a conflict here would be a bug upstream. */
+    return payments_ledger_add(tx, payment_id, "refund", ledger_key, cumulative - booked_before,
+                               currency, status, NULL, ei);
+}
+
 /* ---- checkout: step 1, inside the caller's transaction --------------------- */
 
 static int spec_check(const struct checkout_spec *s, struct souk_errinfo *ei)
@@ -493,38 +538,20 @@ struct refund_args {
     struct payment_row *p;
     const char *refund_id, *status;
     int64_t amount;
-    int count; /* out of count_refunds */
 };
 
-static int count_refunds(struct db_conn *c, void *arg, struct souk_errinfo *ei)
-{
-    struct refund_args *a = arg;
-    struct db_res *r = NULL;
-    int err = payment_row_find(c, "id", a->p->id, a->p, ei);
-
-    if (!err)
-        err = db_query(c,
-                       "SELECT COUNT(*) FROM payment_ledger WHERE payment_id = $1 AND "
-                       "kind = 'refund'",
-                       DB_PARAMS(DBT(a->p->id)), &r, ei);
-    if (!err)
-        a->count = (int)db_int(r, 0, 0);
-    db_res_free(r);
-    return err;
-}
-
+/* The refund we just made, booked once. Every concurrent caller of the same
+ * logical refund got the same provider refund (same idempotency key) and
+ * asks for the same cumulative total; the charge.refunded event of that
+ * refund may also have been applied already. payments_refund_book raises the
+ * total only when it is below, so whoever comes second books nothing. */
 static int record_refund(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
 {
     struct refund_args *a = arg;
-    int err = payments_ledger_add(tx, a->p->id, "refund", a->refund_id, a->amount,
-                                  a->p->currency, a->status, NULL, ei);
-    if (err)
-        return err;
-    return db_exec(tx,
-                   "UPDATE payments SET amount_refunded = amount_refunded + $2, "
-                   "status = CASE WHEN amount_refunded + $2 >= amount THEN 'refunded' "
-                   "ELSE status END, updated_at = $3 WHERE id = $1",
-                   DB_PARAMS(DBT(a->p->id), DBI(a->amount), DBI(clock_now_us())), NULL, ei);
+    int64_t cumulative = a->p->amount_refunded + a->amount;
+
+    return payments_refund_book(tx, a->p->id, cumulative, a->refund_id, a->p->currency,
+                                a->status, NULL, ei);
 }
 
 static int refund_call(struct refund_args *a, const char *reason, json_t **out,
@@ -534,8 +561,11 @@ static int refund_call(struct refund_args *a, const char *reason, json_t **out,
     struct form f;
     int err;
 
-    snprintf(key, sizeof key, "souk-refund-%s-%d-%lld", a->p->id, a->count,
-             (long long)a->amount);
+    /* One logical refund: `amount` on top of the total refunded so far, both
+     * from one read of the row, so callers who saw the same state share the
+     * provider's refund (and one who saw a later state asks for another). */
+    snprintf(key, sizeof key, "souk-refund-%s-%lld-%lld", a->p->id,
+             (long long)a->p->amount_refunded, (long long)a->amount);
     form_init(&f);
     form_add(&f, "payment_intent", a->p->payment_intent);
     form_add_int(&f, "amount", a->amount);
@@ -560,7 +590,7 @@ int payments_refund(struct db *db, const char *payment_id, int64_t amount, const
     int err;
 
     cpy(p.id, sizeof p.id, payment_id);
-    if ((err = db_run(db, count_refunds, &a, ei)))
+    if ((err = db_run(db, load_row, &p, ei)))
         return err;
     a.amount = amount ? amount : p.amount - p.amount_refunded;
     if (strcmp(p.status, "succeeded") || !p.payment_intent[0])
@@ -736,8 +766,11 @@ int payments_init(struct db *db, struct souk_errinfo *ei)
     derive("sandbox-secret-key", "sk_test_", sandbox_key, sizeof sandbox_key);
     if (stripe_client_init())
         return souk_fail(ei, SOUK_INTERNAL, "libcurl failed to initialise");
-    if (t && strcmp(t, "1") == 0)
+    if (t && strcmp(t, "1") == 0) {
+        const char *f = getenv("SOUK_TEST_FAIL_APPLY");
         payments_test_purpose_register();
+        webhooks_test_fail_apply(f && strcmp(f, "1") == 0);
+    }
     webhooks_register_jobs();
     if (!payments_is_sandbox()) {
         if (!souk_cfg->stripe_secret_key[0] || !souk_cfg->stripe_webhook_secret[0])
@@ -746,7 +779,6 @@ int payments_init(struct db *db, struct souk_errinfo *ei)
         return 0;
     }
     sandbox_register_jobs();
-    sandbox_auth_hook_install();
     if (sandbox_start(db, ei))
         return ei->detail[0] ? SOUK_INTERNAL : souk_fail(ei, SOUK_INTERNAL, "sandbox failed");
     if (use_sandbox_base())

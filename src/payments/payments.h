@@ -156,7 +156,10 @@ int payments_checkout_expire(struct db *db, const char *payment_id, struct souk_
 /* ---- after the payment ---------------------------------------------------
  * Refunds `amount` (0 = all that remains) of a succeeded payment. The
  * refund is recorded in the ledger at once; the later charge.refunded event
- * is then a no-op for the amount. SOUK_UPSTREAM when the provider refuses. */
+ * is then a no-op for the amount. Concurrent calls for the same payment and
+ * amount share one provider refund (one idempotency key) and book it once,
+ * whichever of them, or the charge.refunded event, comes first.
+ * SOUK_UPSTREAM when the provider refuses. */
 int payments_refund(struct db *db, const char *payment_id, int64_t amount, const char *reason,
                     struct souk_errinfo *ei);
 
@@ -184,7 +187,8 @@ int payments_subscription_cancel(const char *sub_id, struct payment_subscription
 /* ---- lifecycle ------------------------------------------------------------
  * payments_init after jobs are registered/started (it registers job kinds,
  * and in sandbox mode starts the sandbox server on 127.0.0.1). Registers
- * the "test" purpose when SOUK_TEST_PAYMENTS=1. */
+ * the "test" purpose when SOUK_TEST_PAYMENTS=1 (with SOUK_TEST_FAIL_APPLY=1
+ * too, the first apply of every webhook event fails: see webhooks.c). */
 int payments_init(struct db *db, struct souk_errinfo *ei);
 void payments_shutdown(void);
 /* POST /api/payments/checkout/, GET /api/payments/history/, the two webhook

@@ -21,9 +21,15 @@
  *                          customer.subscription.deleted
  *   cancel at period end   customer.subscription.deleted at the end
  *   refund                 charge.refunded
+ *   refund refused         (the refund-failing card) nothing: a 402 card_error
  *
  * Test cards: 4242424242424242 pays; 4000000000000002 declines;
- * 4000000000000341 pays now, every renewal fails.
+ * 4000000000000341 pays now, every renewal fails; 4000000000005126 pays, but
+ * refunding the payment fails. In real Stripe that last card's refund is
+ * accepted (status succeeded) and fails later, asynchronously (refund.failed,
+ * failure_reason expired_or_canceled_card); the sandbox has no refund.failed
+ * and refuses at once instead, with the body Stripe uses for a refusal, so
+ * that the caller's "provider refused" path can be exercised.
  *
  * Thread safety: state lives in the database; the server handle and base
  * URL are set once at start.
@@ -45,6 +51,7 @@
 #define CARD_OK "4242424242424242"
 #define CARD_DECLINE "4000000000000002"
 #define CARD_RENEWAL_FAILS "4000000000000341"
+#define CARD_REFUND_FAILS "4000000000005126"
 #define SANDBOX_DUNNING_TRIES 3
 #define JOB_DELIVER "sandbox.deliver"
 #define JOB_EXPIRE "sandbox.expire"
@@ -212,6 +219,12 @@ static int emit(struct db_conn *tx, const char *type, const json_t *o, json_t *p
 }
 
 /* ---- checkout sessions ---------------------------------------------------------- */
+
+static int card_known(const char *digits)
+{
+    return !strcmp(digits, CARD_OK) || !strcmp(digits, CARD_DECLINE) ||
+           !strcmp(digits, CARD_RENEWAL_FAILS) || !strcmp(digits, CARD_REFUND_FAILS);
+}
 
 static const char *kv(const struct sbx_req *in, const char *k)
 {
@@ -470,10 +483,10 @@ static int pay_declined(struct db_conn *tx, struct obj *s, struct sbx_resp *out,
 }
 
 static int pay_payment_mode(struct db_conn *tx, struct obj *s, const char *cus,
-                            struct souk_errinfo *ei)
+                            const char *card, struct souk_errinfo *ei)
 {
     char ch_id[64];
-    json_t *pi, *ch;
+    json_t *pi, *ch, *priv = json_pack("{s:s}", "card", card);
     int err;
 
     new_id("ch_", ch_id);
@@ -488,11 +501,12 @@ static int pay_payment_mode(struct db_conn *tx, struct obj *s, const char *cus,
     json_object_set(s->o, "payment_intent", json_object_get(pi, "id"));
     err = intent_save(tx, s, pi, "succeeded", ei);
     if (!err)
-        err = obj_put(tx, "charge", "succeeded", ch, NULL, 1, ei);
+        err = obj_put(tx, "charge", "succeeded", ch, priv, 1, ei);
     if (!err)
         err = emit(tx, "payment_intent.succeeded", pi, NULL, ei);
     json_decref(pi);
     json_decref(ch);
+    json_decref(priv);
     return err;
 }
 
@@ -614,7 +628,7 @@ static int pay_success(struct db_conn *tx, struct obj *s, const char *card,
 
     if (!err)
         err = sub ? pay_subscription_mode(tx, s, cus_id, card, ei)
-                  : pay_payment_mode(tx, s, cus_id, ei);
+                  : pay_payment_mode(tx, s, cus_id, card, ei);
     json_object_set_new(s->o, "status", json_string("complete"));
     json_object_set_new(s->o, "payment_status", json_string("paid"));
     json_object_set_new(s->o, "customer", json_string(cus_id));
@@ -642,8 +656,7 @@ int sbx_checkout_pay(struct db_conn *tx, const struct sbx_req *in, struct sbx_re
             digits[j++] = card[i];
     if ((err = obj_load(tx, in->id, "checkout.session", &s, ei)) || !s.o)
         return err ? err : not_found(out, "checkout.session", in->id);
-    if (strcmp(digits, CARD_OK) && strcmp(digits, CARD_DECLINE) &&
-        strcmp(digits, CARD_RENEWAL_FAILS)) {
+    if (!card_known(digits)) {
         obj_cleanup(&s);
         out->status = 400;
         out->body = json_pack("{s:s}", "message", "Your card number is incorrect.");
@@ -700,6 +713,24 @@ static int refund_apply(struct db_conn *tx, struct obj *ch, int64_t amount, cons
     return ok(out, re);
 }
 
+/* The charge was paid with the card whose refunds fail. */
+static int refund_refused(const struct obj *ch)
+{
+    const char *card = json_string_value(json_object_get(ch->priv, "card"));
+    return card && strcmp(card, CARD_REFUND_FAILS) == 0;
+}
+
+/* Stripe's shape for a valid request that failed: 402, a card_error naming
+ * the charge; nothing is created and no event is sent. */
+static int refuse_refund(const struct obj *ch, struct sbx_resp *out)
+{
+    sbx_error(out, 402, "card_error", "expired_card", NULL,
+              "The refund could not be processed: the card is expired or canceled "
+              "(failure_reason expired_or_canceled_card).");
+    json_object_set(json_object_get(out->body, "error"), "charge", json_object_get(ch->o, "id"));
+    return 0;
+}
+
 int sbx_refund_create(struct db_conn *tx, const struct sbx_req *in, struct sbx_resp *out,
                       struct souk_errinfo *ei)
 {
@@ -729,7 +760,9 @@ int sbx_refund_create(struct db_conn *tx, const struct sbx_req *in, struct sbx_r
     }
     if (amount == 0)
         amount = left;
-    if (amount < 0 || amount > left || left == 0)
+    if (refund_refused(&ch))
+        err = refuse_refund(&ch, out);
+    else if (amount < 0 || amount > left || left == 0)
         err = sbx_error(out, 400, "invalid_request_error",
                         left == 0 ? "charge_already_refunded" : "amount_too_large", "amount",
                         "Refund amount is greater than the unrefunded amount on the charge.");
@@ -1114,6 +1147,7 @@ int sandbox_start(struct db *db, struct souk_errinfo *ei)
         .shutdown_timeout = 5,
         .access_log = souk_cfg ? souk_cfg->access_log : 0,
         .db = db,
+        .no_auth_hook = 1, /* Stripe keys, not souk tokens: sandbox_http.c checks them */
     };
 
     router = router_new();

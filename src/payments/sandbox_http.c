@@ -2,7 +2,9 @@
  * checkout page, on the sandbox's own loopback server (sandbox.c starts it).
  *
  * This server speaks Stripe's protocol, not souk's: form-encoded bodies,
- * `Authorization: Bearer <secret key>`, JSON objects or Stripe error bodies
+ * `Authorization: Bearer <secret key>` (checked here, by key_ok: the server
+ * runs with no_auth_hook, so souk's JWT hook never sees Stripe keys), JSON
+ * objects or Stripe error bodies
  * ({"error": {"type", "code", "message", "param"}}) with Stripe's status
  * codes, and Idempotency-Key replay (the first 2xx answer is stored with a
  * fingerprint of the request; a replay returns it with
@@ -18,11 +20,11 @@
  * Thread safety: handlers keep no state; see sandbox.c.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sodium.h>
 
-#include "auth/auth.h"
 #include "core/arena.h"
 #include "core/money.h"
 #include "db/db.h"
@@ -80,30 +82,49 @@ static int replay(struct db_conn *tx, struct call *c, int *found, struct souk_er
     return err;
 }
 
+/* Takes the key before the operation runs: a concurrent request with the
+ * same key waits on the uncommitted row (PostgreSQL; SQLite serializes
+ * writers anyway) and then fails with a unique violation, answered 409 like
+ * Stripe's "in-progress request". Without this it could run the operation a
+ * second time on what the first request had just committed. */
+static int claim_key(struct db_conn *tx, const struct call *c, struct souk_errinfo *ei)
+{
+    return db_exec(tx,
+                   "INSERT INTO sandbox_idempotency (key, request, status, body, created_at) "
+                   "VALUES ($1, $2, 0, '', 0)",
+                   DB_PARAMS(DBT(c->idem), DBT(c->fingerprint)), NULL, ei);
+}
+
+/* Keeps a 2xx answer for replay; anything else is forgotten (the key may be
+ * used again), as Stripe does for requests that did not succeed. */
+static int settle_key(struct db_conn *tx, const struct call *c, struct souk_errinfo *ei)
+{
+    char *text;
+    int err;
+
+    if (c->out.status < 200 || c->out.status > 299)
+        return db_exec(tx, "DELETE FROM sandbox_idempotency WHERE key = $1",
+                       DB_PARAMS(DBT(c->idem)), NULL, ei);
+    text = json_dumps(c->out.body, JSON_COMPACT);
+    err = db_exec(tx, "UPDATE sandbox_idempotency SET status = $2, body = $3 WHERE key = $1",
+                  DB_PARAMS(DBT(c->idem), DBI(c->out.status), DBT(text)), NULL, ei);
+    free(text);
+    return err;
+}
+
 static int call_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
 {
     struct call *c = arg;
     int found = 0, err;
-    char *text;
 
     json_decref(c->out.body);
     memset(&c->out, 0, sizeof c->out);
     c->replayed = 0;
-    if (c->idem && ((err = replay(tx, c, &found, ei)) || found))
+    if (c->idem && ((err = replay(tx, c, &found, ei)) || found || (err = claim_key(tx, c, ei))))
         return err;
     if ((err = c->op(tx, &c->in, &c->out, ei)))
         return err;
-    if (!c->idem || c->out.status < 200 || c->out.status > 299)
-        return 0;
-    text = json_dumps(c->out.body, JSON_COMPACT);
-    err = db_exec(tx,
-                  "INSERT INTO sandbox_idempotency (key, request, status, body, created_at) "
-                  "VALUES ($1, $2, $3, $4, $5)",
-                  DB_PARAMS(DBT(c->idem), DBT(c->fingerprint), DBI(c->out.status), DBT(text),
-                            DBI(0)),
-                  NULL, ei);
-    free(text);
-    return err;
+    return c->idem ? settle_key(tx, c, ei) : 0;
 }
 
 /* Parses the form body and runs op in a transaction with idempotency. */
@@ -225,7 +246,8 @@ static const char *PAGE =
     "autocomplete=\"off\" required placeholder=\"4242 4242 4242 4242\">"
     "<button type=\"submit\">Pay</button></form>"
     "<p class=\"note\">Test cards: 4242 4242 4242 4242 pays; 4000 0000 0000 0002 is declined; "
-    "4000 0000 0000 0341 pays now and fails at every renewal.</p>"
+    "4000 0000 0000 0341 pays now and fails at every renewal; "
+    "4000 0000 0000 5126 pays, but its refunds are refused.</p>"
     "%s</body></html>";
 
 struct page_args {
@@ -329,29 +351,6 @@ static int h_page_post(struct http_req *req)
     if (c.out.status == 409)
         return simple_page(req, 409, json_string_value(json_object_get(c.out.body, "message")));
     return page(req, c.out.status, s, json_string_value(json_object_get(c.out.body, "message")));
-}
-
-/* ---- bearer keys -------------------------------------------------------------------
- * The HTTP layer hands every Bearer token to one process-wide hook (the
- * identity module's JWT check), which would refuse Stripe's `sk_...` keys.
- * This wrapper lets such keys through on the sandbox's /v1/ routes only
- * (the main router has none) as an anonymous caller; run_api then checks
- * the key itself. Everything else goes to auth_hook unchanged. */
-static struct auth_user sandbox_caller;
-
-static int sandbox_hook(struct http_req *req, const char *token)
-{
-    if (req->route && strncmp(req->route, "/v1/", 4) == 0 && token &&
-        (strncmp(token, "sk_", 3) == 0 || strncmp(token, "rk_", 3) == 0)) {
-        req->user = &sandbox_caller;
-        return 0;
-    }
-    return auth_hook(req, token);
-}
-
-void sandbox_auth_hook_install(void)
-{
-    http_set_auth_hook(sandbox_hook);
 }
 
 /* ---- registration -------------------------------------------------------------------- */

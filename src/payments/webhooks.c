@@ -14,12 +14,22 @@
  *      already applied) or failed (the transaction failed: the row is kept
  *      and the job "payments.apply_event" retries it).
  *
+ * The answer to the provider is 200 for every verified event, failed ones
+ * included: the inbox row and its job make the retry durable, so a provider
+ * redelivery is not needed (and is answered "duplicate").
+ *
+ * Test hook: with SOUK_TEST_PAYMENTS=1 and SOUK_TEST_FAIL_APPLY=1 the first
+ * apply of every event fails with SOUK_INTERNAL at the end of its
+ * transaction (after the effects were written, before the commit); the job
+ * applies it later. Tests use it to see that nothing is half-applied.
+ *
  * Order: payment statuses only move forward (pending -> succeeded|failed|
  * expired, failed -> succeeded, succeeded -> refunded), and per provider
  * object (a subscription, its invoices) the creation time of the newest
  * applied event is kept in payment_objects: an older event is stale.
  *
- * Thread safety: no shared state; concurrency is the database's.
+ * Thread safety: no shared state but the test hook's flag (set at start-up,
+ * read-only afterwards); concurrency is the database's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +45,13 @@
 #include "payments/internal.h"
 
 #define JOB_APPLY "payments.apply_event"
+
+static int test_fail_apply; /* SOUK_TEST_FAIL_APPLY, see above */
+
+void webhooks_test_fail_apply(int on)
+{
+    test_fail_apply = on;
+}
 
 /* One event being applied. */
 struct apply {
@@ -472,32 +489,28 @@ static int h_subscription(struct db_conn *tx, struct apply *a, struct souk_errin
 }
 
 /* charge.refunded carries the cumulative amount: only the increase over what
- * we know (refunds we made ourselves are already counted) is new money. */
+ * we know (refunds we made ourselves are already counted) is new money; see
+ * payments_refund_book. */
 static int h_refunded(struct db_conn *tx, struct apply *a, struct souk_errinfo *ei)
 {
     const struct payment_purpose *pp = payments_purpose(a->row.purpose);
-    int64_t delta = a->ev.amount_refunded - a->row.amount_refunded;
     char key[PAYMENTS_ID_MAX + 32];
+    int64_t booked = 0;
     int err;
 
     if (a->ev.amount_refunded > a->row.amount)
         return review(a, "amount_mismatch");
-    if (delta <= 0) {
+    snprintf(key, sizeof key, "%s:%lld", a->ev.charge ? a->ev.charge : a->ev.event_id,
+             (long long)a->ev.amount_refunded);
+    err = payments_refund_book(tx, a->row.id, a->ev.amount_refunded, key, a->ev.currency,
+                               "succeeded", &booked, ei);
+    if (err)
+        return err;
+    if (booked == 0) {
         a->reason = "already_counted";
         return 0;
     }
-    snprintf(key, sizeof key, "%s:%lld", a->ev.charge ? a->ev.charge : a->ev.event_id,
-             (long long)a->ev.amount_refunded);
-    if ((err = payments_ledger_add(tx, a->row.id, "refund", key, delta, a->ev.currency,
-                                   "succeeded", NULL, ei)))
-        return err;
-    err = db_exec(tx,
-                  "UPDATE payments SET amount_refunded = $2, status = CASE WHEN $2 >= amount "
-                  "THEN 'refunded' ELSE status END, updated_at = $3 WHERE id = $1 AND "
-                  "amount_refunded < $2",
-                  DB_PARAMS(DBT(a->row.id), DBI(a->ev.amount_refunded), DBI(clock_now_us())),
-                  NULL, ei);
-    return err ? err : call(tx, a, pp ? pp->on_refunded : NULL, ei);
+    return call(tx, a, pp ? pp->on_refunded : NULL, ei);
 }
 
 typedef int (*type_fn)(struct db_conn *, struct apply *, struct souk_errinfo *);
@@ -601,6 +614,8 @@ static int apply_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
         if (!(err = bind_ids(tx, a, ei)))
             err = fn(tx, a, ei);
     }
+    if (!err && test_fail_apply && !a->retrying)
+        err = souk_fail(ei, SOUK_INTERNAL, "SOUK_TEST_FAIL_APPLY: first apply fails");
     return err ? err : inbox_finish(tx, a, ei);
 }
 

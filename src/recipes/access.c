@@ -185,8 +185,8 @@ json_t *recipes_to_json(const struct recipe *r, enum recipe_access access)
     return j;
 }
 
-int recipes_render_for_user(struct db_conn *c, const char *recipe_id, const char *user_id,
-                            int role, struct arena *a, json_t **out, struct souk_errinfo *ei)
+int recipes_render_for_user(struct db_conn *c, const char *recipe_id, const char *user_id, int role,
+                            struct arena *a, json_t **out, struct souk_errinfo *ei)
 {
     struct recipe_viewer v = {user_id, role};
     struct recipe_access_ctx ctx;

@@ -48,8 +48,9 @@ static int next_attempt(struct db_conn *tx, const char *recipe_id, int *out,
                         struct souk_errinfo *ei)
 {
     struct db_res *res = NULL;
-    int err = db_query(tx, "SELECT COALESCE(MAX(attempt), 0) + 1 FROM recipe_purchases "
-                           "WHERE recipe_id = $1",
+    int err = db_query(tx,
+                       "SELECT COALESCE(MAX(attempt), 0) + 1 FROM recipe_purchases "
+                       "WHERE recipe_id = $1",
                        DB_PARAMS(DBT(recipe_id)), &res, ei);
 
     *out = err ? 0 : (int)db_int(res, 0, 0);
@@ -76,14 +77,13 @@ static int purchase_open(struct db_conn *tx, const char *recipe_id, const char *
         return db_exec(tx,
                        "UPDATE recipe_purchases SET status = 'pending', attempt = $3, "
                        "updated_at = $4 WHERE recipe_id = $1 AND user_id = $2",
-                       DB_PARAMS(DBT(recipe_id), DBT(user_id), DBI(*attempt), DBI(now)), NULL,
-                       ei);
+                       DB_PARAMS(DBT(recipe_id), DBT(user_id), DBI(*attempt), DBI(now)), NULL, ei);
     uuid_v7(id);
     return db_exec(tx,
                    "INSERT INTO recipe_purchases (id, recipe_id, user_id, attempt, status, "
                    "created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', $5, $5)",
-                   DB_PARAMS(DBT(id), DBT(recipe_id), DBT(user_id), DBI(*attempt), DBI(now)),
-                   NULL, ei);
+                   DB_PARAMS(DBT(id), DBT(recipe_id), DBT(user_id), DBI(*attempt), DBI(now)), NULL,
+                   ei);
 }
 
 static int prepare(struct db_conn *tx, struct arena *a, const struct auth_user *u,
@@ -124,12 +124,12 @@ static int set_status(struct db_conn *tx, const struct payment_event *ev, const 
 {
     if (!ev->object_id || !ev->user_id)
         return 0;
-    return db_exec(tx,
-                   "UPDATE recipe_purchases SET status = $3, updated_at = $5 WHERE recipe_id = "
-                   "$1 AND user_id = $2 AND status = $4",
-                   DB_PARAMS(DBT(ev->object_id), DBT(ev->user_id), DBT(to), DBT(from),
-                             DBI(clock_now_us())),
-                   NULL, ei);
+    return db_exec(
+        tx,
+        "UPDATE recipe_purchases SET status = $3, updated_at = $5 WHERE recipe_id = "
+        "$1 AND user_id = $2 AND status = $4",
+        DB_PARAMS(DBT(ev->object_id), DBT(ev->user_id), DBT(to), DBT(from), DBI(clock_now_us())),
+        NULL, ei);
 }
 
 static int on_expired(struct db_conn *tx, const struct payment_event *ev, struct souk_errinfo *ei)
@@ -137,8 +137,7 @@ static int on_expired(struct db_conn *tx, const struct payment_event *ev, struct
     return set_status(tx, ev, "expired", "pending", ei);
 }
 
-static int on_refunded(struct db_conn *tx, const struct payment_event *ev,
-                       struct souk_errinfo *ei)
+static int on_refunded(struct db_conn *tx, const struct payment_event *ev, struct souk_errinfo *ei)
 {
     return ev->fully_refunded ? set_status(tx, ev, "refunded", "paid", ei) : 0;
 }

@@ -10,11 +10,13 @@
  *   PostgreSQL  recipes.search, a generated tsvector (title+summary weigh
  *               A, ingredients B) with a GIN index; the public part is the
  *               weight filter (word:*A).
- * On SQLite the search is run one of two ways, chosen per query as a
- * planner would (fts_ordered): few matches -> materialise them (IN list)
- * and sort; many -> walk the ordering's index and probe FTS5 per row
- * (rowid = ? AND MATCH), stopping at the page size. The match count is
- * estimated from recipes_fts_vocab (document counts per term).
+ * On SQLite each word's prefix is first expanded into the exact terms it
+ * covers (recipes_fts_vocab: cheaper doclists, and per-term document
+ * counts), and the search runs one of two ways, chosen per query as a
+ * planner would (sqlite_fts): few matches -> look the matching rows up by
+ * rowid and sort them; many -> walk the ordering's index and test each row
+ * against the matches, materialised once (`+r.rowid IN (...)`), stopping at
+ * the page size. The public_match column probes FTS5 per output row.
  * q is cut into words here (letters, digits and any non-ASCII byte); every
  * word must match, as a prefix, case-insensitively. Each row also says
  * whether q matches its public fields alone (public_match), which the
@@ -34,11 +36,11 @@
 #include "db/db.h"
 #include "recipes/recipes.h"
 
-#define RCOLS                                                                                   \
-    "r.id, r.chef_id, v.user_id, v.business_name, r.title, r.summary, r.ingredients, "          \
-    "r.instructions, r.cuisine, r.dietary, r.difficulty, r.cook_minutes, r.is_premium, "        \
+#define RCOLS                                                                                      \
+    "r.id, r.chef_id, v.user_id, v.business_name, r.title, r.summary, r.ingredients, "             \
+    "r.instructions, r.cuisine, r.dietary, r.difficulty, r.cook_minutes, r.is_premium, "           \
     "r.required_rank, r.price, r.currency, r.created_at, r.updated_at"
-#define RFROM " FROM recipes r JOIN vendor_profiles v ON v.id = r.chef_id"
+#define RFROM       " FROM recipes r JOIN vendor_profiles v ON v.id = r.chef_id"
 #define Q_WORDS_MAX 16
 
 static atomic_ulong generation = 1;
@@ -113,11 +115,11 @@ static char *dietary_tags(struct arena *a, const json_t *tags)
     const json_t *t;
     char *out;
 
-    json_array_foreach(tags, i, t)
-        cap += strlen(json_string_value(t)) + 1;
+    json_array_foreach(tags, i, t) cap += strlen(json_string_value(t)) + 1;
     out = arena_alloc(a, cap);
     out[0] = '|';
-    json_array_foreach(tags, i, t) {
+    json_array_foreach(tags, i, t)
+    {
         for (const char *p = json_string_value(t); *p; p++)
             out[len++] = (char)tolower((unsigned char)*p);
         out[len++] = '|';
@@ -137,18 +139,18 @@ int recipes_create(struct db_conn *tx, const char *chef_id, const struct recipe_
     int err;
 
     uuid_v7(id);
-    err = db_exec(tx,
-                  "INSERT INTO recipes (id, chef_id, title, summary, ingredients, instructions, "
-                  "cuisine, dietary, dietary_tags, difficulty, cook_minutes, is_premium, "
-                  "required_rank, price, currency, created_at, updated_at) VALUES ($1, $2, $3, "
-                  "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)",
-                  DB_PARAMS(DBT(id), DBT(chef_id), DBT(in->title), DBT(in->summary),
-                            DBT(json_text(a, ing)), DBT(in->instructions), DBT(in->cuisine),
-                            DBT(json_text(a, diet)), DBT(dietary_tags(a, diet)),
-                            DBT(in->difficulty), DBI(in->cook_minutes), DBB(in->is_premium > 0),
-                            DBI(in->required_rank), in->price > 0 ? DBI(in->price) : DBNULL,
-                            DBT(in->currency), DBI(now)),
-                  NULL, ei);
+    err =
+        db_exec(tx,
+                "INSERT INTO recipes (id, chef_id, title, summary, ingredients, instructions, "
+                "cuisine, dietary, dietary_tags, difficulty, cook_minutes, is_premium, "
+                "required_rank, price, currency, created_at, updated_at) VALUES ($1, $2, $3, "
+                "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)",
+                DB_PARAMS(DBT(id), DBT(chef_id), DBT(in->title), DBT(in->summary),
+                          DBT(json_text(a, ing)), DBT(in->instructions), DBT(in->cuisine),
+                          DBT(json_text(a, diet)), DBT(dietary_tags(a, diet)), DBT(in->difficulty),
+                          DBI(in->cook_minutes), DBB(in->is_premium > 0), DBI(in->required_rank),
+                          in->price > 0 ? DBI(in->price) : DBNULL, DBT(in->currency), DBI(now)),
+                NULL, ei);
     json_decref(empty);
     if (err)
         return err;
@@ -187,8 +189,8 @@ static void merge(struct arena *a, const struct recipe_in *in, struct recipe *r)
         snprintf(r->currency, sizeof r->currency, "%s", in->currency);
 }
 
-int recipes_update(struct db_conn *tx, const char *id, const struct recipe_in *in,
-                   struct arena *a, struct recipe *out, struct souk_errinfo *ei)
+int recipes_update(struct db_conn *tx, const char *id, const struct recipe_in *in, struct arena *a,
+                   struct recipe *out, struct souk_errinfo *ei)
 {
     json_t *diet;
     struct recipe r;
@@ -229,8 +231,8 @@ int recipes_delete(struct db_conn *tx, const char *id, struct souk_errinfo *ei)
     return err;
 }
 
-int recipes_count_for_chef(struct db_conn *c, const char *chef_id, int64_t *all,
-                           int64_t *premium, struct souk_errinfo *ei)
+int recipes_count_for_chef(struct db_conn *c, const char *chef_id, int64_t *all, int64_t *premium,
+                           struct souk_errinfo *ei)
 {
     struct db_res *res = NULL;
     int err = db_query(c,
@@ -250,8 +252,7 @@ int recipes_purchase_mark_paid(struct db_conn *tx, const char *recipe_id, const 
     return db_exec(tx,
                    "UPDATE recipe_purchases SET status = 'paid', payment_id = $3, updated_at = $4 "
                    "WHERE recipe_id = $1 AND user_id = $2 AND status IN ('pending', 'expired')",
-                   DB_PARAMS(DBT(recipe_id), DBT(user_id), DBT(payment_id),
-                             DBI(clock_now_us())),
+                   DB_PARAMS(DBT(recipe_id), DBT(user_id), DBT(payment_id), DBI(clock_now_us())),
                    NULL, ei);
 }
 
@@ -292,72 +293,116 @@ int recipes_q_valid(const char *s)
     return 0;
 }
 
-/* SQLite: "w1"* AND "w2"*   (public: {title summary} : (...))
- * PostgreSQL: w1:* & w2:*   (public: w1:*A & w2:*A) */
-static const char *fts_query(struct arena *a, enum db_dialect d, const char *q, int public_only)
+/* A search as each dialect runs it. */
+struct fts {
+    const char *all; /* matches over every searchable field */
+    const char *pub; /* matches over the public teaser (title, summary) */
+    int ordered;     /* SQLite: walk the ordering's index, test rows against the matches */
+};
+
+/* PostgreSQL: w1:* & w2:*  (public: w1:*A & w2:*A, weight A = title and summary) */
+static void pg_fts(struct arena *a, const char *q, struct fts *out)
 {
     const char *words[Q_WORDS_MAX];
     int n = q_words(a, q, words);
-    char *out = arena_strdup(a, d == DB_SQLITE && public_only ? "{title summary} : (" : "");
+    char *all = "", *pub = "";
 
     for (int i = 0; i < n; i++) {
-        if (d == DB_SQLITE)
-            out = arena_sprintf(a, "%s%s\"%s\"*", out, i ? " AND " : "", words[i]);
-        else
-            out = arena_sprintf(a, "%s%s%s:*%s", out, i ? " & " : "", words[i],
-                                public_only ? "A" : "");
+        all = arena_sprintf(a, "%s%s%s:*", all, i ? " & " : "", words[i]);
+        pub = arena_sprintf(a, "%s%s%s:*A", pub, i ? " & " : "", words[i]);
     }
-    if (d == DB_SQLITE && public_only)
-        out = arena_sprintf(a, "%s)", out);
+    out->all = all;
+    out->pub = pub;
+}
+
+#define FTS_TERMS_MAX 64
+
+static const char *fts5_quote(struct arena *a, const char *s)
+{
+    char *out = arena_alloc(a, strlen(s) * 2 + 3), *p = out;
+
+    *p++ = '"';
+    for (; *s; s++) {
+        if (*s == '"')
+            *p++ = '"';
+        *p++ = *s;
+    }
+    *p++ = '"';
+    *p = 0;
     return out;
 }
 
-/* SQLite: documents containing some term that starts with `word`. */
-static int term_docs(struct db_conn *c, struct arena *a, const char *word, int64_t *n,
-                     struct souk_errinfo *ei)
+/* SQLite: the terms starting with `word` (vocabulary table), as an FTS5
+ * expression of exact terms ("chickpea" OR "chickpeas"), which FTS5 probes
+ * by rowid cheaply; a prefix query ("chick"*) only when too many terms match.
+ * *docs = documents containing one of them (an upper bound). */
+static int fts5_word(struct db_conn *c, struct arena *a, const char *word, const char **expr,
+                     int64_t *docs, struct souk_errinfo *ei)
 {
+    const char *upper = arena_sprintf(a, "%s\xf4\x8f\xbf\xbf", word);
     struct db_res *res = NULL;
-    int err = db_query(c,
-                       "SELECT COALESCE(SUM(doc), 0) FROM recipes_fts_vocab WHERE term >= $1 "
-                       "AND term < $2",
-                       DB_PARAMS(DBT(word), DBT(arena_sprintf(a, "%s\xf4\x8f\xbf\xbf", word))),
-                       &res, ei);
+    char *e = "";
+    int n, err = db_query(c,
+                          "SELECT term, doc FROM recipes_fts_vocab WHERE term >= $1 AND "
+                          "term < $2 ORDER BY term LIMIT 65",
+                          DB_PARAMS(DBT(word), DBT(upper)), &res, ei);
 
-    *n = err ? 0 : db_int(res, 0, 0);
+    if (err)
+        return err;
+    n = db_nrows(res);
+    *docs = 0;
+    for (int i = 0; i < n && n <= FTS_TERMS_MAX; i++) {
+        e = arena_sprintf(a, "%s%s%s", e, i ? " OR " : "", fts5_quote(a, db_get(res, i, 0)));
+        *docs += db_int(res, i, 1);
+    }
+    db_res_free(res);
+    *expr = n == 0               ? fts5_quote(a, word)
+            : n <= FTS_TERMS_MAX ? arena_sprintf(a, "(%s)", e)
+                                 : arena_sprintf(a, "%s*", fts5_quote(a, word));
+    if (n <= FTS_TERMS_MAX)
+        return 0;
+    err = db_query(c,
+                   "SELECT COALESCE(SUM(doc), 0) FROM recipes_fts_vocab WHERE term >= $1 "
+                   "AND term < $2",
+                   DB_PARAMS(DBT(word), DBT(upper)), &res, ei);
+    *docs = err ? 0 : db_int(res, 0, 0);
     db_res_free(res);
     return err;
 }
 
-/* SQLite: 1 in *ordered when walking the ordering's index and probing FTS5
- * per row beats materialising every match: expected probes (limit * rows /
- * matches) below the matches themselves. */
-static int fts_ordered(struct db_conn *c, struct arena *a, const char *q, int limit,
-                       int *ordered, struct souk_errinfo *ei)
+/* SQLite: the expressions, and the plan a planner would choose: with few
+ * matches, fetch them by rowid and sort; with many, walking the ordering's
+ * index (expected rows walked: limit * rows / matches) beats fetching and
+ * sorting every match. */
+static int sqlite_fts(struct db_conn *c, struct arena *a, const char *q, int limit, struct fts *out,
+                      struct souk_errinfo *ei)
 {
-    const char *words[Q_WORDS_MAX];
+    const char *words[Q_WORDS_MAX], *expr;
     int nw = q_words(a, q, words), err;
-    int64_t matches = INT64_MAX, rows = 0, n;
+    int64_t matches = INT64_MAX, rows, docs;
     struct db_res *res = NULL;
+    char *all = "";
 
-    *ordered = 0;
     for (int i = 0; i < nw; i++) {
-        if ((err = term_docs(c, a, words[i], &n, ei)))
+        if ((err = fts5_word(c, a, words[i], &expr, &docs, ei)))
             return err;
-        matches = n < matches ? n : matches; /* every word must match: at most the rarest */
+        all = arena_sprintf(a, "%s%s%s", all, i ? " AND " : "", expr);
+        matches = docs < matches ? docs : matches; /* every word must match */
     }
-    if ((err = db_query(c, "SELECT COALESCE(MAX(rowid), 0) FROM recipes", DB_NOPARAMS, &res,
-                        ei)))
+    out->all = all;
+    out->pub = arena_sprintf(a, "{title summary} : (%s)", all);
+    if ((err = db_query(c, "SELECT COALESCE(MAX(rowid), 0) FROM recipes", DB_NOPARAMS, &res, ei)))
         return err;
     rows = db_int(res, 0, 0);
     db_res_free(res);
-    *ordered = nw > 0 && matches > 0 && (double)limit * (double)rows / (double)matches <
-                                            (double)matches;
+    out->ordered =
+        nw > 0 && matches > 0 && (double)limit * (double)rows / (double)matches < (double)matches;
     return 0;
 }
 
 /* ---- lists ---------------------------------------------------------------------------- */
 
-#define QB_SQL_MAX 4096
+#define QB_SQL_MAX    4096
 #define QB_PARAMS_MAX 32
 
 /* A statement under construction: SQL text and its parameters. */
@@ -396,38 +441,42 @@ static void qb_add(struct qb *b, const char *frag, const struct db_param *ps, in
 struct order_spec {
     const char *col; /* sort column (with collation where needed) */
     int desc;
-    int text;        /* key is text */
+    int text; /* key is text */
 };
 
 static struct order_spec order_of(enum recipe_order o, enum db_dialect d)
 {
     const char *title = d == DB_PGSQL ? "r.title COLLATE \"C\"" : "r.title";
     switch (o) {
-    case RECIPE_ORDER_OLDEST: return (struct order_spec){"r.created_at", 0, 0};
-    case RECIPE_ORDER_COOK: return (struct order_spec){"r.cook_minutes", 0, 0};
-    case RECIPE_ORDER_COOK_DESC: return (struct order_spec){"r.cook_minutes", 1, 0};
-    case RECIPE_ORDER_TITLE: return (struct order_spec){title, 0, 1};
-    case RECIPE_ORDER_TITLE_DESC: return (struct order_spec){title, 1, 1};
-    default: return (struct order_spec){"r.created_at", 1, 0};
+    case RECIPE_ORDER_OLDEST:
+        return (struct order_spec){"r.created_at", 0, 0};
+    case RECIPE_ORDER_COOK:
+        return (struct order_spec){"r.cook_minutes", 0, 0};
+    case RECIPE_ORDER_COOK_DESC:
+        return (struct order_spec){"r.cook_minutes", 1, 0};
+    case RECIPE_ORDER_TITLE:
+        return (struct order_spec){title, 0, 1};
+    case RECIPE_ORDER_TITLE_DESC:
+        return (struct order_spec){title, 1, 1};
+    default:
+        return (struct order_spec){"r.created_at", 1, 0};
     }
 }
 
 static void add_filters(struct qb *b, const struct recipe_filter *f, enum db_dialect d,
-                        int fts_ordered)
+                        const struct fts *fts)
 {
-    const char *has_tag = d == DB_SQLITE ? " AND instr(r.dietary_tags, ?) > 0"
-                                         : " AND strpos(r.dietary_tags, ?) > 0";
+    const char *has_tag =
+        d == DB_SQLITE ? " AND instr(r.dietary_tags, ?) > 0" : " AND strpos(r.dietary_tags, ?) > 0";
 
-    if (f->q && d == DB_SQLITE && fts_ordered)
-        qb_add(b, " AND EXISTS (SELECT 1 FROM recipes_fts WHERE recipes_fts MATCH ? AND "
-                  "recipes_fts.rowid = r.rowid)",
-               DB_PARAMS(DBT(fts_query(b->a, d, f->q, 0))));
+    if (f->q && d == DB_SQLITE && fts->ordered) /* "+": no rowid lookup, keep the ordering */
+        qb_add(b, " AND +r.rowid IN (SELECT rowid FROM recipes_fts WHERE recipes_fts MATCH ?)",
+               DB_PARAMS(DBT(fts->all)));
     else if (f->q && d == DB_SQLITE)
         qb_add(b, " AND r.rowid IN (SELECT rowid FROM recipes_fts WHERE recipes_fts MATCH ?)",
-               DB_PARAMS(DBT(fts_query(b->a, d, f->q, 0))));
+               DB_PARAMS(DBT(fts->all)));
     else if (f->q)
-        qb_add(b, " AND r.search @@ to_tsquery('simple', ?)",
-               DB_PARAMS(DBT(fts_query(b->a, d, f->q, 0))));
+        qb_add(b, " AND r.search @@ to_tsquery('simple', ?)", DB_PARAMS(DBT(fts->all)));
     if (f->cuisine)
         qb_add(b, " AND r.cuisine = ?", DB_PARAMS(DBT(f->cuisine)));
     for (int i = 0; i < f->ndietary; i++) {
@@ -453,37 +502,38 @@ static void add_keyset(struct qb *b, const struct order_spec *os, const struct r
     const char *dir = fetch_desc ? "DESC" : "ASC";
 
     if (cur->has) {
-        char *frag = arena_sprintf(b->a, " AND (%s, r.id) %s (?, ?)", os->col,
-                                   fetch_desc ? "<" : ">");
+        char *frag =
+            arena_sprintf(b->a, " AND (%s, r.id) %s (?, ?)", os->col, fetch_desc ? "<" : ">");
         qb_add(b, frag, DB_PARAMS(os->text ? DBT(cur->k_str) : DBI(cur->k_int), DBT(cur->id)));
     }
-    qb_puts(b, arena_sprintf(b->a, " ORDER BY %s %s, r.id %s LIMIT %d", os->col, dir, dir,
-                             limit));
+    qb_puts(b, arena_sprintf(b->a, " ORDER BY %s %s, r.id %s LIMIT %d", os->col, dir, dir, limit));
 }
 
-int recipes_list(struct db_conn *c, const struct recipe_filter *f,
-                 const struct recipe_cursor *cur, int limit, struct arena *a,
-                 struct recipe **out, int *n, struct souk_errinfo *ei)
+int recipes_list(struct db_conn *c, const struct recipe_filter *f, const struct recipe_cursor *cur,
+                 int limit, struct arena *a, struct recipe **out, int *n, struct souk_errinfo *ei)
 {
     enum db_dialect d = db_conn_dialect(c);
     struct order_spec os = order_of(f->order, d);
     struct qb *b = arena_calloc(a, 1, sizeof *b);
     struct db_res *res = NULL;
-    int ordered = 0, err;
+    struct fts fts = {0};
+    int err;
 
     b->a = a;
     qb_puts(b, "SELECT " RCOLS);
-    if (f->q && d == DB_SQLITE && (err = fts_ordered(c, a, f->q, limit, &ordered, ei)))
+    if (f->q && d == DB_SQLITE && (err = sqlite_fts(c, a, f->q, limit, &fts, ei)))
         return err;
-    if (f->q && d == DB_SQLITE) /* per output row only */
-        qb_add(b, ", EXISTS (SELECT 1 FROM recipes_fts WHERE recipes_fts MATCH ? AND "
-                  "recipes_fts.rowid = r.rowid)",
-               DB_PARAMS(DBT(fts_query(a, d, f->q, 1))));
+    if (f->q && d == DB_PGSQL)
+        pg_fts(a, f->q, &fts);
+    if (f->q && d == DB_SQLITE) /* evaluated per output row only */
+        qb_add(b,
+               ", EXISTS (SELECT 1 FROM recipes_fts WHERE recipes_fts MATCH ? AND "
+               "recipes_fts.rowid = r.rowid)",
+               DB_PARAMS(DBT(fts.pub)));
     else if (f->q)
-        qb_add(b, ", r.search @@ to_tsquery('simple', ?)",
-               DB_PARAMS(DBT(fts_query(a, d, f->q, 1))));
+        qb_add(b, ", r.search @@ to_tsquery('simple', ?)", DB_PARAMS(DBT(fts.pub)));
     qb_puts(b, RFROM " WHERE 1 = 1");
-    add_filters(b, f, d, ordered);
+    add_filters(b, f, d, &fts);
     add_keyset(b, &os, cur, limit);
     if ((err = db_query(c, b->sql, b->p, b->np, &res, ei)))
         return err;

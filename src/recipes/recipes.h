@@ -29,11 +29,11 @@ struct db_conn;
 struct router;
 struct http_req;
 
-#define RECIPE_TITLE_MAX 200
-#define RECIPE_TEXT_MAX 20000
-#define RECIPE_LIST_MAX 100     /* ingredients, dietary tags */
+#define RECIPE_TITLE_MAX          200
+#define RECIPE_TEXT_MAX           20000
+#define RECIPE_LIST_MAX           100 /* ingredients, dietary tags */
 #define RECIPE_DIETARY_FILTER_MAX 8
-#define RECIPE_Q_MAX 200
+#define RECIPE_Q_MAX              200
 
 struct recipe {
     char id[37];
@@ -113,18 +113,17 @@ int recipes_create(struct db_conn *tx, const char *chef_id, const struct recipe_
 int recipes_get(struct db_conn *c, const char *id, struct arena *a, struct recipe *out,
                 struct souk_errinfo *ei);
 /* Applies the present fields of `in`. */
-int recipes_update(struct db_conn *tx, const char *id, const struct recipe_in *in,
-                   struct arena *a, struct recipe *out, struct souk_errinfo *ei);
+int recipes_update(struct db_conn *tx, const char *id, const struct recipe_in *in, struct arena *a,
+                   struct recipe *out, struct souk_errinfo *ei);
 int recipes_delete(struct db_conn *tx, const char *id, struct souk_errinfo *ei);
 /* Up to `limit` rows in fetch order (reversed for a backwards cursor).
  * With f->q, rows match q over title, summary and ingredients, and
  * public_match says whether they match over title and summary alone. */
-int recipes_list(struct db_conn *c, const struct recipe_filter *f,
-                 const struct recipe_cursor *cur, int limit, struct arena *a,
-                 struct recipe **out, int *n, struct souk_errinfo *ei);
+int recipes_list(struct db_conn *c, const struct recipe_filter *f, const struct recipe_cursor *cur,
+                 int limit, struct arena *a, struct recipe **out, int *n, struct souk_errinfo *ei);
 /* Statistics for vendor profiles (src/vendors). */
-int recipes_count_for_chef(struct db_conn *c, const char *chef_id, int64_t *all,
-                           int64_t *premium, struct souk_errinfo *ei);
+int recipes_count_for_chef(struct db_conn *c, const char *chef_id, int64_t *all, int64_t *premium,
+                           struct souk_errinfo *ei);
 /* Monotonic counter bumped on every recipe write on this node (the
  * anonymous list cache keys on it). */
 unsigned long recipes_generation(void);
@@ -152,9 +151,8 @@ struct recipe_viewer {
  * exclusive now (auction running or sold), and *winner when `user_id`
  * (may be NULL) is its paying winner. Called only for viewers who are not
  * the owner or staff. Register before the server starts. */
-typedef int (*recipe_exclusive_fn)(struct db_conn *c, const struct recipe *r,
-                                   const char *user_id, int *exclusive, int *winner,
-                                   struct souk_errinfo *ei);
+typedef int (*recipe_exclusive_fn)(struct db_conn *c, const struct recipe *r, const char *user_id,
+                                   int *exclusive, int *winner, struct souk_errinfo *ei);
 void recipes_set_exclusive_hook(recipe_exclusive_fn fn);
 
 /* Per-request (or per-render) state: the viewer and what was prefetched. */
@@ -177,8 +175,8 @@ int recipes_access_check(struct recipe_access_ctx *ctx, const struct recipe *r,
 /* The recipe as `access` allows (new reference): locked fields null. */
 json_t *recipes_to_json(const struct recipe *r, enum recipe_access access);
 /* For notifications and e-mails: the recipe as `user_id` may see it. */
-int recipes_render_for_user(struct db_conn *c, const char *recipe_id, const char *user_id,
-                            int role, struct arena *a, json_t **out, struct souk_errinfo *ei);
+int recipes_render_for_user(struct db_conn *c, const char *recipe_id, const char *user_id, int role,
+                            struct arena *a, json_t **out, struct souk_errinfo *ei);
 
 /* ---- purchases (recipes.c) ---------------------------------------------- */
 int recipes_purchase_mark_paid(struct db_conn *tx, const char *recipe_id, const char *user_id,

@@ -32,8 +32,8 @@
 #include "recipes/recipes.h"
 #include "vendors/vendors.h"
 
-#define LIST_CACHE_SLOTS 512
-#define LIST_CACHE_TTL_US (INT64_C(5) * 1000000)
+#define LIST_CACHE_SLOTS   512
+#define LIST_CACHE_TTL_US  (INT64_C(5) * 1000000)
 #define SEARCH_BATCHES_MAX 20
 
 static const char *const DIFFICULTIES[] = {"easy", "medium", "hard", NULL};
@@ -45,9 +45,8 @@ static void check_tags(struct jv *v, const json_t *tags)
     size_t i;
     const json_t *t;
 
-    json_array_foreach(tags, i, t)
-        if (strchr(json_string_value(t), '|'))
-            jv_error(v, "dietary", "A tag may not contain '|'.");
+    json_array_foreach(tags, i, t) if (strchr(json_string_value(t), '|'))
+        jv_error(v, "dietary", "A tag may not contain '|'.");
 }
 
 /* full: POST/PUT (title required, absent fields default); else PATCH. */
@@ -177,12 +176,11 @@ static int recipe_post(struct http_req *req)
         return http_problem(req, err, &ei);
     if (vendors_get_by_user(req->db, req->user->id, req->arena, &p, &ei)) {
         souk_errinfo_cleanup(&ei);
-        return http_problem(req, souk_fail(&ei, SOUK_FORBIDDEN,
-                                           "Create your vendor profile first."), &ei);
+        return http_problem(
+            req, souk_fail(&ei, SOUK_FORBIDDEN, "Create your vendor profile first."), &ei);
     }
     w.chef_id = p.id;
-    if ((err = recipe_parse(req, 1, &w.in, &ei)) ||
-        (err = db_tx_run(req->db, create_fn, &w, &ei)))
+    if ((err = recipe_parse(req, 1, &w.in, &ei)) || (err = db_tx_run(req->db, create_fn, &w, &ei)))
         return http_problem(req, err, &ei);
     return http_json(req, 201, recipes_to_json(&w.out, RECIPE_OPEN));
 }
@@ -320,8 +318,7 @@ static int parse_filters(struct http_req *req, struct recipe_filter *f, struct s
             return bad_query(ei, "difficulty", "Expected easy, medium or hard.");
         f->difficulty = s;
     }
-    if ((s = http_query(req, "max_cook_minutes")) &&
-        parse_int_q(s, 1000000, &f->max_cook_minutes))
+    if ((s = http_query(req, "max_cook_minutes")) && parse_int_q(s, 1000000, &f->max_cook_minutes))
         return bad_query(ei, "max_cook_minutes", "Expected a whole number of minutes.");
     if ((s = http_query(req, "chef")) && *s) {
         if (!uuid_valid(s))
@@ -389,7 +386,7 @@ struct list_args {
     const struct recipe_filter *f;
     struct recipe_cursor cur;
     int size;
-    struct recipe *rows;         /* kept rows, fetch order */
+    struct recipe *rows; /* kept rows, fetch order */
     enum recipe_access *acc;
     int n;
 };
@@ -471,7 +468,8 @@ static json_t *list_envelope(struct http_req *req, const struct page *pg, struct
     return page_envelope(req, results, next, prev);
 }
 
-/* ---- the anonymous list cache ------------------------------------------------------------------ */
+/* ---- the anonymous list cache ------------------------------------------------------------------
+ */
 
 static struct {
     pthread_mutex_t mu;
@@ -509,8 +507,7 @@ static int cache_get(struct http_req *req, const char *key)
     int hit = 0;
 
     pthread_mutex_lock(&LC.mu);
-    if (LC.slot[s].key && !strcmp(LC.slot[s].key, key) &&
-        LC.slot[s].gen == recipes_generation() &&
+    if (LC.slot[s].key && !strcmp(LC.slot[s].key, key) && LC.slot[s].gen == recipes_generation() &&
         clock_mono_us() - LC.slot[s].at < LIST_CACHE_TTL_US) {
         http_text(req, 200, "application/json; charset=utf-8", LC.slot[s].body, LC.slot[s].len);
         hit = 1;
@@ -537,7 +534,8 @@ static void cache_put(const char *key, json_t *body, unsigned long gen)
     pthread_mutex_unlock(&LC.mu);
 }
 
-/* ---- list handlers ------------------------------------------------------------------------------ */
+/* ---- list handlers ------------------------------------------------------------------------------
+ */
 
 static int list_run(struct http_req *req, const char *chef_id)
 {
@@ -583,7 +581,8 @@ void recipes_http_register(struct router *r)
 {
     http_route(r, "GET", "/api/recipes/", recipe_list, 0,
                "Recipes, newest first, premium ones locked unless the caller may open them");
-    http_route(r, "POST", "/api/recipes/", recipe_post, 0, "Publish a recipe (VENDOR with profile)");
+    http_route(r, "POST", "/api/recipes/", recipe_post, 0,
+               "Publish a recipe (VENDOR with profile)");
     http_route(r, "GET", "/api/recipes/global/", recipe_list, 0,
                "The global cookbook: every chef's recipes with the chef embedded");
     http_route(r, "GET", "/api/recipes/search/", recipe_list, 0,

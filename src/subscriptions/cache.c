@@ -36,11 +36,11 @@
 #include "subscriptions/internal.h"
 #include "subscriptions/subscriptions.h"
 
-#define CACHE_BUCKETS 4096
-#define CACHE_MAX_ENTRIES 200000
-#define CACHE_TTL_BUS_US (INT64_C(60) * 1000000)
+#define CACHE_BUCKETS      4096
+#define CACHE_MAX_ENTRIES  200000
+#define CACHE_TTL_BUS_US   (INT64_C(60) * 1000000)
 #define CACHE_TTL_LOCAL_US (INT64_C(2) * 1000000)
-#define CACHE_CHANNEL "souk:subscriptions:invalidate"
+#define CACHE_CHANNEL      "souk:subscriptions:invalidate"
 
 struct grant {
     char chef_id[37];
@@ -202,8 +202,7 @@ static int64_t grant_until(const char *status, int cancel, int64_t end, int64_t 
     return cancel ? end : end + subs_grace_us();
 }
 
-static int load(struct db_conn *c, const char *user_id, struct entry **out,
-                struct souk_errinfo *ei)
+static int load(struct db_conn *c, const char *user_id, struct entry **out, struct souk_errinfo *ei)
 {
     struct db_res *res = NULL;
     struct entry *e;
@@ -232,8 +231,8 @@ static int load(struct db_conn *c, const char *user_id, struct entry **out,
     return 0;
 }
 
-int subscriptions_grant_rank(struct db_conn *c, const char *user_id, const char *chef_id,
-                             int *rank, struct souk_errinfo *ei)
+int subscriptions_grant_rank(struct db_conn *c, const char *user_id, const char *chef_id, int *rank,
+                             struct souk_errinfo *ei)
 {
     int64_t now = clock_now_us();
     unsigned long gen;
@@ -324,7 +323,8 @@ static void publish(const char *user_id)
         freeReplyObject(r);
     else
         log_warn("subscriptions: cache invalidation not published; other nodes catch up "
-                 "within %d s", (int)(CACHE_TTL_LOCAL_US / 1000000));
+                 "within %d s",
+                 (int)(CACHE_TTL_LOCAL_US / 1000000));
 }
 
 void subscriptions_cache_invalidate(const char *user_id)

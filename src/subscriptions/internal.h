@@ -12,11 +12,11 @@ struct arena;
 struct db_conn;
 struct db_res;
 
-#define SUBS_JOB_PERIOD_END "subscriptions.period_end"
-#define SUBS_JOB_GRACE_END "subscriptions.grace_end"
-#define SUBS_JOB_PROVIDER "subscriptions.provider"
+#define SUBS_JOB_PERIOD_END      "subscriptions.period_end"
+#define SUBS_JOB_GRACE_END       "subscriptions.grace_end"
+#define SUBS_JOB_PROVIDER        "subscriptions.provider"
 #define SUBS_JOB_EXPIRE_CHECKOUT "subscriptions.expire_checkout"
-#define SUBS_SWEEP "subscriptions.sweep"
+#define SUBS_SWEEP               "subscriptions.sweep"
 
 /* Who or what caused a change (subscription_events). */
 struct subs_cause {

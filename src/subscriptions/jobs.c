@@ -30,9 +30,9 @@
 
 struct due {
     const char *id;
-    int grace;                  /* grace end (else period end) */
+    int grace; /* grace end (else period end) */
     struct payment_subscription ps;
-    int confirmed;              /* the provider reports a later paid period */
+    int confirmed; /* the provider reports a later paid period */
     int need_provider;
     char provider_id[PAYMENTS_ID_MAX];
 };
@@ -148,9 +148,9 @@ static int provider_call(const char *op, struct provider_args *p, struct souk_er
     if (!strcmp(op, "cancel_now"))
         return payments_subscription_cancel(p->s.provider_id, &ps, ei);
     if (!strcmp(op, "change_price"))
-        return p->price > 0 ? payments_subscription_change_price(p->s.provider_id, p->price,
-                                                                 p->product, ei)
-                            : 0;
+        return p->price > 0
+                   ? payments_subscription_change_price(p->s.provider_id, p->price, p->product, ei)
+                   : 0;
     if (subs_is_final(&p->s))
         return 0;
     return payments_subscription_set_cancel(p->s.provider_id, p->s.cancel_at_period_end, &ps, ei);

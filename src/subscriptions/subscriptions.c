@@ -34,11 +34,11 @@
 #include "subscriptions/subscriptions.h"
 #include "users/users.h"
 
-#define SCOLS                                                                                 \
-    "s.id, s.user_id, s.chef_id, s.plan_id, s.pending_plan_id, s.status, "                     \
-    "s.cancel_at_period_end, s.current_period_start, s.current_period_end, s.grace_until, "    \
-    "s.cancel_set_at, s.ended_at, s.created_at, s.updated_at, s.checkout_url, "                \
-    "s.provider_subscription_id, s.payment_id, p.name, p.rank, p.price, p.currency, "          \
+#define SCOLS                                                                                      \
+    "s.id, s.user_id, s.chef_id, s.plan_id, s.pending_plan_id, s.status, "                         \
+    "s.cancel_at_period_end, s.current_period_start, s.current_period_end, s.grace_until, "        \
+    "s.cancel_set_at, s.ended_at, s.created_at, s.updated_at, s.checkout_url, "                    \
+    "s.provider_subscription_id, s.payment_id, p.name, p.rank, p.price, p.currency, "              \
     "p.billing_interval"
 #define SFROM " FROM subscriptions s JOIN plans p ON p.id = s.plan_id"
 
@@ -97,8 +97,8 @@ int subs_load(struct db_conn *c, const char *id, int lock, struct arena *a,
     return err;
 }
 
-int subscriptions_get(struct db_conn *c, const char *id, struct arena *a,
-                      struct subscription *out, struct souk_errinfo *ei)
+int subscriptions_get(struct db_conn *c, const char *id, struct arena *a, struct subscription *out,
+                      struct souk_errinfo *ei)
 {
     return subs_load(c, id, 0, a, out, ei);
 }
@@ -112,8 +112,8 @@ json_t *subscriptions_to_json(const struct subscription *s)
 {
     json_t *j = json_pack(
         "{s:s, s:s, s:s, s:{s:s, s:s, s:i, s:o, s:s, s:s}, s:s, s:b, s:o, s:o, s:o, s:o, s:o}",
-        "id", s->id, "user_id", s->user_id, "chef_id", s->chef_id, "plan", "id", s->plan_id,
-        "name", s->plan_name ? s->plan_name : "", "rank", s->plan_rank, "price",
+        "id", s->id, "user_id", s->user_id, "chef_id", s->chef_id, "plan", "id", s->plan_id, "name",
+        s->plan_name ? s->plan_name : "", "rank", s->plan_rank, "price",
         money_to_json(s->plan_price), "currency", s->plan_currency, "interval", s->plan_interval,
         "status", s->status, "cancel_at_period_end", s->cancel_at_period_end,
         "current_period_start", time_or_null(s->current_period_start), "current_period_end",
@@ -133,20 +133,20 @@ json_t *subscriptions_to_json(const struct subscription *s)
 /* ---- what grants access ------------------------------------------------------------ */
 
 /* SQL condition on alias s, parameters $now and $grace given by position. */
-#define GRANTS_SQL(NOW, GRACE)                                                              \
-    "((s.status = 'active' AND (CASE WHEN s.cancel_at_period_end THEN s.current_period_end " \
-    "ELSE s.current_period_end + " GRACE " END) > " NOW ") OR (s.status = 'past_due' AND "   \
+#define GRANTS_SQL(NOW, GRACE)                                                                     \
+    "((s.status = 'active' AND (CASE WHEN s.cancel_at_period_end THEN s.current_period_end "       \
+    "ELSE s.current_period_end + " GRACE " END) > " NOW ") OR (s.status = 'past_due' AND "         \
     "s.grace_until > " NOW "))"
 
 int subscriptions_count_for_chef(struct db_conn *c, const char *chef_id, int64_t *n,
                                  struct souk_errinfo *ei)
 {
     struct db_res *res = NULL;
-    int err = db_query(c,
-                       "SELECT COUNT(*) FROM subscriptions s WHERE s.chef_id = $1 AND "
-                       "s.status IN ('active', 'past_due') AND " GRANTS_SQL("$2", "$3"),
-                       DB_PARAMS(DBT(chef_id), DBI(clock_now_us()), DBI(subs_grace_us())), &res,
-                       ei);
+    int err =
+        db_query(c,
+                 "SELECT COUNT(*) FROM subscriptions s WHERE s.chef_id = $1 AND "
+                 "s.status IN ('active', 'past_due') AND " GRANTS_SQL("$2", "$3"),
+                 DB_PARAMS(DBT(chef_id), DBI(clock_now_us()), DBI(subs_grace_us())), &res, ei);
 
     *n = err ? 0 : db_int(res, 0, 0);
     db_res_free(res);
@@ -163,8 +163,8 @@ int subscriptions_is_subscribed(struct db_conn *c, const char *user_id, const ch
     return err;
 }
 
-int subscriptions_list_subscribers(struct db_conn *c, const char *chef_id, int limit,
-                                   json_t **out, struct souk_errinfo *ei)
+int subscriptions_list_subscribers(struct db_conn *c, const char *chef_id, int limit, json_t **out,
+                                   struct souk_errinfo *ei)
 {
     struct db_res *res = NULL;
     char sql[1024];
@@ -178,20 +178,19 @@ int subscriptions_list_subscribers(struct db_conn *c, const char *chef_id, int l
              "LIMIT %d",
              GRANTS_SQL("$2", "$3"), limit > 0 && limit <= 1000 ? limit : 100);
     *out = NULL;
-    if ((err = db_query(c, sql,
-                        DB_PARAMS(DBT(chef_id), DBI(clock_now_us()), DBI(subs_grace_us())), &res,
-                        ei)))
+    if ((err = db_query(c, sql, DB_PARAMS(DBT(chef_id), DBI(clock_now_us()), DBI(subs_grace_us())),
+                        &res, ei)))
         return err;
     *out = json_array();
     for (int i = 0; i < db_nrows(res); i++)
         json_array_append_new(
-            *out, json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:I}, s:s, s:o, s:o}", "id",
-                            db_get(res, i, 0), "user_id", db_get(res, i, 1), "email",
-                            db_get(res, i, 2), "first_name", db_get(res, i, 3), "last_name",
-                            db_get(res, i, 4), "plan", "name", db_get(res, i, 5), "rank",
-                            (json_int_t)db_int(res, i, 6), "status", db_get(res, i, 7),
-                            "current_period_end", time_or_null(db_int(res, i, 8)), "since",
-                            json_time(db_int(res, i, 9))));
+            *out,
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:I}, s:s, s:o, s:o}", "id",
+                      db_get(res, i, 0), "user_id", db_get(res, i, 1), "email", db_get(res, i, 2),
+                      "first_name", db_get(res, i, 3), "last_name", db_get(res, i, 4), "plan",
+                      "name", db_get(res, i, 5), "rank", (json_int_t)db_int(res, i, 6), "status",
+                      db_get(res, i, 7), "current_period_end", time_or_null(db_int(res, i, 8)),
+                      "since", json_time(db_int(res, i, 9))));
     db_res_free(res);
     return 0;
 }
@@ -309,8 +308,9 @@ int subs_commit_change(struct db_conn *tx, const char *from_status, struct subsc
         "cancel_at_period_end = $5, current_period_start = $6, current_period_end = $7, "
         "grace_until = $8, cancel_set_at = $9, provider_subscription_id = $10, ended_at = $11, "
         "updated_at = $12 WHERE id = $1",
-        DB_PARAMS(DBT(s->id), DBT(s->plan_id), DBT(s->pending_plan_id[0] ? s->pending_plan_id : NULL),
-                  DBT(s->status), DBB(s->cancel_at_period_end),
+        DB_PARAMS(DBT(s->id), DBT(s->plan_id),
+                  DBT(s->pending_plan_id[0] ? s->pending_plan_id : NULL), DBT(s->status),
+                  DBB(s->cancel_at_period_end),
                   s->current_period_start ? DBI(s->current_period_start) : DBNULL,
                   s->current_period_end ? DBI(s->current_period_end) : DBNULL,
                   s->grace_until ? DBI(s->grace_until) : DBNULL, DBI(s->cancel_set_at),
@@ -404,7 +404,8 @@ static int provider_job(struct db_conn *tx, const struct subscription *s, const 
     return err;
 }
 
-/* ---- user actions ------------------------------------------------------------------------------ */
+/* ---- user actions ------------------------------------------------------------------------------
+ */
 
 struct plan_row {
     char vendor_id[37];
@@ -527,12 +528,12 @@ int subs_subscribe_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
     if ((err = subscribe_checks(tx, in, &plan, ei)) || (err = replace_incomplete(tx, in, ei)))
         return err;
     uuid_v7(id);
-    err = db_exec(tx,
-                  "INSERT INTO subscriptions (id, user_id, chef_id, plan_id, status, created_at, "
-                  "updated_at) VALUES ($1, $2, $3, $4, 'incomplete', $5, $5)",
-                  DB_PARAMS(DBT(id), DBT(in->user_id), DBT(in->chef_id), DBT(in->plan_id),
-                            DBI(now)),
-                  NULL, ei);
+    err =
+        db_exec(tx,
+                "INSERT INTO subscriptions (id, user_id, chef_id, plan_id, status, created_at, "
+                "updated_at) VALUES ($1, $2, $3, $4, 'incomplete', $5, $5)",
+                DB_PARAMS(DBT(id), DBT(in->user_id), DBT(in->chef_id), DBT(in->plan_id), DBI(now)),
+                NULL, ei);
     if (!err)
         err = subs_load(tx, id, 1, in->arena, &in->out, ei);
     if (err)

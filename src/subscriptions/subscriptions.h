@@ -44,13 +44,13 @@ struct subscription {
     int cancel_at_period_end;
     int64_t current_period_start; /* 0: not started */
     int64_t current_period_end;
-    int64_t grace_until;          /* 0: none */
-    int64_t cancel_set_at;        /* when souk last set cancel_at_period_end */
+    int64_t grace_until;   /* 0: none */
+    int64_t cancel_set_at; /* when souk last set cancel_at_period_end */
     int64_t ended_at;
     int64_t created_at;
     int64_t updated_at;
-    const char *checkout_url;     /* NULL when none */
-    const char *provider_id;      /* sub_..., NULL until known */
+    const char *checkout_url; /* NULL when none */
+    const char *provider_id;  /* sub_..., NULL until known */
     const char *payment_id;
     /* the plan, embedded */
     const char *plan_name;
@@ -63,8 +63,8 @@ struct subscription {
 /* ---- access (cache.c): no query on a cache hit --------------------------- */
 /* *rank = the plan rank the user's subscription to chef grants now, 0 for
  * none. c is used only on a cache miss. */
-int subscriptions_grant_rank(struct db_conn *c, const char *user_id, const char *chef_id,
-                             int *rank, struct souk_errinfo *ei);
+int subscriptions_grant_rank(struct db_conn *c, const char *user_id, const char *chef_id, int *rank,
+                             struct souk_errinfo *ei);
 /* Drops the user's cached grants here and on every node (call after
  * commit; subscriptions.c does it for every transition). */
 void subscriptions_cache_invalidate(const char *user_id);
@@ -78,12 +78,12 @@ int subscriptions_is_subscribed(struct db_conn *c, const char *user_id, const ch
 /* The chef's current subscribers, newest first, at most `limit`
  * (new reference): [{id, user_id, email, first_name, last_name, plan, status,
  * current_period_end, since}]. */
-int subscriptions_list_subscribers(struct db_conn *c, const char *chef_id, int limit,
-                                   json_t **out, struct souk_errinfo *ei);
+int subscriptions_list_subscribers(struct db_conn *c, const char *chef_id, int limit, json_t **out,
+                                   struct souk_errinfo *ei);
 
 /* ---- reading --------------------------------------------------------------- */
-int subscriptions_get(struct db_conn *c, const char *id, struct arena *a,
-                      struct subscription *out, struct souk_errinfo *ei);
+int subscriptions_get(struct db_conn *c, const char *id, struct arena *a, struct subscription *out,
+                      struct souk_errinfo *ei);
 json_t *subscriptions_to_json(const struct subscription *s); /* new reference */
 
 /* ---- module ------------------------------------------------------------------ */

@@ -17,8 +17,8 @@
 #include "users/keyset.h"
 #include "vendors/vendors.h"
 
-static const char *const STATUSES[] = {"incomplete", "active", "past_due", "canceled",
-                                       "expired", NULL};
+static const char *const STATUSES[] = {"incomplete", "active",  "past_due",
+                                       "canceled",   "expired", NULL};
 
 /* ---- lists -------------------------------------------------------------------------- */
 
@@ -264,8 +264,8 @@ static int subs_subscribe(struct http_req *req)
     jv_uuid(&v, "plan_id", JV_REQUIRED, plan);
     if ((err = jv_done(&v)))
         return http_problem(req, err, &ei);
-    in = (struct subs_subscribe){.user_id = req->user->id, .chef_id = chef, .plan_id = plan,
-                                 .arena = req->arena};
+    in = (struct subs_subscribe){
+        .user_id = req->user->id, .chef_id = chef, .plan_id = plan, .arena = req->arena};
     if ((err = db_tx_run(req->db, subs_subscribe_tx, &in, &ei)))
         return http_problem(req, err, &ei);
     if (in.have_checkout) {
@@ -288,7 +288,8 @@ void subscriptions_http_register(struct router *r)
                "Subscribe to a chef's plan: an incomplete subscription and its checkout");
     http_route(r, "GET", "/api/subscriptions/chefs/", subs_chefs, 0,
                "Chefs the caller is subscribed to");
-    http_route(r, "GET", "/api/subscriptions/{id}/", subs_get, 0, "One of the caller's subscriptions");
+    http_route(r, "GET", "/api/subscriptions/{id}/", subs_get, 0,
+               "One of the caller's subscriptions");
     http_route(r, "PATCH", "/api/subscriptions/{id}/", subs_patch, 0,
                "Change tier (upgrade now, downgrade at renewal)");
     http_route(r, "POST", "/api/subscriptions/{id}/cancel/", subs_cancel, 0,

@@ -5,7 +5,7 @@ anon, customer, vnp, owner, other, mod, admin."""
 
 import uuid
 
-from test_authz_matrix import Row, _all, _user_only
+from authzlib import Row, all_kinds as _all, signed_in as _user_only
 
 ROWS = {
     # no such recipe: 400 once signed in (the body names a recipe that does not exist)

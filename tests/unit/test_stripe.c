@@ -1,10 +1,14 @@
 /* test_stripe.c - Stripe-Signature verification and the form encoder/decoder
- * (src/payments/signature.c, form.c). Vectors computed independently with
- * Python's hmac module (same recipe as `openssl dgst -sha256 -hmac`). */
+ * (src/payments/signature.c, form.c), event reading (webhooks.c), and the
+ * refund booking that our refund call and charge.refunded share
+ * (payments_refund_book, on SQLite :memory: with the migrations). Vectors
+ * computed independently with Python's hmac module (same recipe as
+ * `openssl dgst -sha256 -hmac`). */
 #include "unit.h"
 
 #include <stdio.h>
 #include "core/arena.h"
+#include "db/db.h"
 #include "payments/internal.h"
 
 #define BODY "{\"id\":\"evt_1\",\"object\":\"event\"}"
@@ -239,6 +243,120 @@ static void test_event_refusals(void **state)
     }
 }
 
+/* ---- refund booking ----------------------------------------------------------- */
+
+#define PAY_ID "01900000-0000-7000-8000-000000000001"
+
+static struct db *refund_db(void)
+{
+    struct souk_errinfo ei = {0};
+    struct db *db = NULL;
+    struct db_conn *c;
+    int applied = 0;
+
+    assert_int_equal(db_open("sqlite://:memory:", 1, &db, &ei), 0);
+    assert_int_equal(db_migrate(db, &applied, NULL, &ei), 0);
+    c = db_acquire(db, -1);
+    assert_int_equal(db_exec(c,
+                             "INSERT INTO payments (id, purpose, object_id, mode, amount, "
+                             "currency, status, idempotency_key, spec, created_at, updated_at) "
+                             "VALUES ($1, 'test', 'x', 'payment', 2500, 'eur', 'succeeded', "
+                             "'k', '{}', 0, 0)",
+                             DB_PARAMS(DBT(PAY_ID)), NULL, &ei),
+                     0);
+    db_release(c);
+    return db;
+}
+
+struct book {
+    int64_t cumulative;
+    const char *key;
+    int64_t booked;
+};
+
+static int book_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
+{
+    struct book *b = arg;
+    return payments_refund_book(tx, PAY_ID, b->cumulative, b->key, "eur", "succeeded",
+                                &b->booked, ei);
+}
+
+static int64_t book(struct db *db, int64_t cumulative, const char *key)
+{
+    struct souk_errinfo ei = {0};
+    struct book b = {cumulative, key, -1};
+
+    assert_int_equal(db_tx_run(db, book_tx, &b, &ei), 0);
+    return b.booked;
+}
+
+/* "amount_refunded status ledger-lines ledger-sum" */
+static void refund_state(struct db *db, char *out, size_t n)
+{
+    struct souk_errinfo ei = {0};
+    struct db_conn *c = db_acquire(db, -1);
+    struct db_res *r = NULL;
+
+    assert_int_equal(db_query(c,
+                              "SELECT p.amount_refunded, p.status, COUNT(l.id), "
+                              "COALESCE(SUM(l.amount), 0) FROM payments p LEFT JOIN "
+                              "payment_ledger l ON l.payment_id = p.id AND l.kind = 'refund' "
+                              "WHERE p.id = $1 GROUP BY p.amount_refunded, p.status",
+                              DB_PARAMS(DBT(PAY_ID)), &r, &ei),
+                     0);
+    snprintf(out, n, "%lld %s %lld %lld", (long long)db_int(r, 0, 0), db_get(r, 0, 1),
+             (long long)db_int(r, 0, 2), (long long)db_int(r, 0, 3));
+    db_res_free(r);
+    db_release(c);
+}
+
+#define assert_refund_state(db, want)                \
+    do {                                             \
+        char got_[128];                              \
+        refund_state((db), got_, sizeof got_);       \
+        assert_string_equal(got_, (want));           \
+    } while (0)
+
+/* Our refund call first, then its charge.refunded, then a replay of the call. */
+static void test_refund_book_call_then_event(void **state)
+{
+    struct db *db = refund_db();
+
+    (void)state;
+    assert_int_equal(book(db, 2500, "re_1"), 2500);
+    assert_int_equal(book(db, 2500, "ch_1:2500"), 0); /* the event: already counted */
+    assert_int_equal(book(db, 2500, "re_1"), 0);      /* a concurrent caller, same refund */
+    assert_refund_state(db, "2500 refunded 1 2500");
+    db_close(db);
+}
+
+/* The event lands before the call books: the call books nothing. */
+static void test_refund_book_event_then_call(void **state)
+{
+    struct db *db = refund_db();
+
+    (void)state;
+    assert_int_equal(book(db, 2500, "ch_1:2500"), 2500);
+    assert_int_equal(book(db, 2500, "re_1"), 0);
+    assert_refund_state(db, "2500 refunded 1 2500");
+    db_close(db);
+}
+
+/* Partial refunds, out of order: only increases are booked, never a decrease. */
+static void test_refund_book_partials(void **state)
+{
+    struct db *db = refund_db();
+
+    (void)state;
+    assert_int_equal(book(db, 1000, "re_1"), 1000);
+    assert_refund_state(db, "1000 succeeded 1 1000");
+    assert_int_equal(book(db, 2500, "ch_1:2500"), 1500);
+    assert_int_equal(book(db, 1000, "ch_1:1000"), 0); /* older event, late */
+    assert_int_equal(book(db, 2500, "re_2"), 0);
+    assert_refund_state(db, "2500 refunded 2 2500");
+    db_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +365,9 @@ int main(void)
         cmocka_unit_test(test_form_encode),        cmocka_unit_test(test_form_decode),
         cmocka_unit_test(test_form_roundtrip),     cmocka_unit_test(test_event_invoice_shapes),
         cmocka_unit_test(test_event_subscription_shapes), cmocka_unit_test(test_event_refusals),
+        cmocka_unit_test(test_refund_book_call_then_event),
+        cmocka_unit_test(test_refund_book_event_then_call),
+        cmocka_unit_test(test_refund_book_partials),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
