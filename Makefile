@@ -2,6 +2,7 @@
 #
 #   make            build/souk (release flags, -Werror)
 #   make run        build, then serve on SQLite in ./data (Ctrl-C stops)
+#   make demo       load a demo marketplace into ./data (chefs, plans, recipes, subscribers)
 #   make test       unit tests, API tests on SQLite and PostgreSQL, then the same under ASan+UBSan
 #   make asan       build/asan/souk and unit tests with AddressSanitizer + UBSan
 #   make fuzz       libFuzzer targets in build/fuzz/ (clang)
@@ -40,7 +41,7 @@ MIGRATIONS:= $(sort $(wildcard src/db/migrations/*/*.sql))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all run deps test unit api asan asan-test fuzz fuzz-run bench clean format lint
+.PHONY: all run demo deps test unit api asan asan-test fuzz fuzz-run bench clean format lint
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/souk
@@ -84,6 +85,9 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libsouk.a
 
 run: $(BUILD)/souk
 	./$(BUILD)/souk serve
+
+demo: $(BUILD)/souk
+	./$(BUILD)/souk demo
 
 # ---- tests ------------------------------------------------------------------
 unit: $(UNIT_BINS)

@@ -140,7 +140,10 @@ plans() { # size db url
         else
             local f=${3#sqlite://}
             sqlite3 "$f" "EXPLAIN QUERY PLAN $LIST_SQL"
-            sqlite3 "$f" "EXPLAIN QUERY PLAN SELECT r.id, r.rowid IN (SELECT rowid FROM recipes_fts WHERE recipes_fts MATCH '{title summary} : (\"$QUERY\"*)') FROM recipes r JOIN vendor_profiles v ON v.id = r.chef_id WHERE 1 = 1 AND r.rowid IN (SELECT rowid FROM recipes_fts WHERE recipes_fts MATCH '\"$QUERY\"*') ORDER BY r.created_at DESC, r.id DESC LIMIT 21"
+            # what src/recipes/recipes.c runs for a common word (the "ordered" plan; the
+            # prefix is expanded into its terms from recipes_fts_vocab first)
+            sqlite3 "$f" "SELECT 'terms for $QUERY*: ' || group_concat(term || ' (' || doc || ' docs)', ', ') FROM recipes_fts_vocab WHERE term >= '$QUERY' AND term < '$QUERY' || char(1114111)"
+            sqlite3 "$f" "EXPLAIN QUERY PLAN SELECT r.id, EXISTS (SELECT 1 FROM recipes_fts WHERE recipes_fts MATCH '{title summary} : ((\"$QUERY\"))' AND recipes_fts.rowid = r.rowid) FROM recipes r JOIN vendor_profiles v ON v.id = r.chef_id WHERE 1 = 1 AND +r.rowid IN (SELECT rowid FROM recipes_fts WHERE recipes_fts MATCH '(\"$QUERY\")') ORDER BY r.created_at DESC, r.id DESC LIMIT 21"
         fi
         echo '```'
         echo

@@ -2,6 +2,7 @@
  * calls here, in dependency order: identity, then jobs and notifications
  * (used by everything after), then payments, then the marketplaces. */
 #include "app.h"
+#include "auctions/auctions.h"
 #include "auth/auth.h"
 #include "catalog/catalog.h"
 #include "core/config.h"
@@ -12,6 +13,8 @@
 #include "notify/notify.h"
 #include "orders/orders.h"
 #include "payments/payments.h"
+#include "recipes/recipes.h"
+#include "subscriptions/subscriptions.h"
 #include "users/users.h"
 #include "vendors/vendors.h"
 
@@ -23,6 +26,9 @@ void app_register_routes(struct router *r)
     notify_http_register(r);
     jobs_http_register(r);
     payments_http_register(r);
+    recipes_http_register(r);
+    subscriptions_http_register(r);
+    auctions_http_register(r);
     catalog_http_register(r);
     orders_http_register(r);
 }
@@ -42,6 +48,9 @@ int app_init_modules(struct db *db, struct souk_errinfo *ei)
         return err;
     if ((err = payments_init(db, ei)))
         return err;
+    if ((err = recipes_init(db, ei)) || (err = subscriptions_init(db, ei)) ||
+        (err = auctions_init(db, ei)))
+        return err;
     if ((err = catalog_init(db, ei)) || (err = orders_init(db, ei)))
         return err;
     return SOUK_OK;
@@ -58,6 +67,7 @@ int app_init(struct db *db, struct souk_errinfo *ei)
 void app_shutdown(void)
 {
     jobs_stop(souk_cfg ? souk_cfg->shutdown_timeout : 5);
+    subscriptions_shutdown();
     payments_shutdown();
     notify_shutdown();
     auth_shutdown();

@@ -15,6 +15,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "db/db.h"
+#include "demo/demo.h"
 #include "http/http.h"
 #include "jobs/jobs.h"
 #include "users/users.h"
@@ -87,11 +88,6 @@ static void finish_config(void)
     log_set_level(lvl);
 }
 
-static void progress(const struct db_migration *m)
-{
-    log_info("applied migration %04d_%s", m->version, m->name);
-}
-
 /* Opens the database and applies pending migrations (*napplied, if not
  * NULL, gets how many were new). */
 static struct db *open_db(int pool, int *napplied)
@@ -104,7 +100,7 @@ static struct db *open_db(int pool, int *napplied)
         fprintf(stderr, "souk: cannot open database: %s\n", ei.detail);
         exit(1);
     }
-    if (db_migrate(db, &applied, progress, &ei)) {
+    if (db_migrate(db, &applied, NULL, &ei)) { /* db logs each file it applies */
         fprintf(stderr, "souk: migrations failed: %s\n", ei.detail);
         db_close(db);
         exit(1);
@@ -297,6 +293,58 @@ static int cmd_createuser(int argc, char **argv)
     return 0;
 }
 
+/* A progress bar on a terminal; a line per tenth otherwise (logs, CI). */
+static void demo_progress(long done, long total)
+{
+    static int last_tenth = -1;
+    int width = 40, filled = total > 0 ? (int)(done * width / total) : width;
+
+    if (!isatty(STDERR_FILENO)) {
+        int tenth = total > 0 ? (int)(done * 10 / total) : 10;
+        if (tenth != last_tenth)
+            fprintf(stderr, "recipes: %ld/%ld (%d%%)\n", done, total, tenth * 10);
+        last_tenth = tenth;
+        return;
+    }
+    fprintf(stderr, "\rrecipes [%.*s%*s] %ld/%ld", filled,
+            "########################################", width - filled, "", done, total);
+    if (done >= total)
+        fputc('\n', stderr);
+}
+
+static int cmd_demo(int argc, char **argv)
+{
+    static const char *const names[] = {"recipes", NULL};
+    const char *v[1] = {0};
+    struct souk_errinfo ei = {0};
+    long n = DEMO_RECIPES_DEFAULT;
+    char *end;
+
+    parse_flags(argc, argv, names, v);
+    if (v[0]) {
+        n = strtol(v[0], &end, 10);
+        if (*end || n < 1 || n > 50000000) {
+            fprintf(stderr, "souk demo: --recipes expects a number from 1 to 50000000\n");
+            return 2;
+        }
+    }
+    finish_config();
+    struct db *db = open_db(2, NULL);
+    if (app_init_modules(db, &ei)) {
+        fprintf(stderr, "souk demo: start-up failed: %s\n", ei.detail);
+        db_close(db);
+        return 1;
+    }
+    int err = demo_run(db, (int)n, demo_progress);
+    app_shutdown();
+    db_close(db);
+    if (err) {
+        fprintf(stderr, "souk demo: failed (%s); see the log above\n", souk_err_code(err));
+        return 1;
+    }
+    return 0;
+}
+
 static int cmd_routes(int argc, char **argv)
 {
     struct http_route_info info[512];
@@ -337,6 +385,8 @@ static const struct cmd cmds[] = {
      "  --role R           CUSTOMER (default), VENDOR, MODERATOR or ADMIN\n"
      "  --first-name F     optional\n"
      "  --last-name L      optional\n"},
+    {"demo", cmd_demo, "load a demo marketplace (chefs, plans, recipes, subscribers)",
+     "  --recipes N        how many recipes (default 3000; 1000000 for benchmarks)\n"},
     {"routes", cmd_routes, "print every route the server serves (METHOD TEMPLATE)", ""},
     {"version", cmd_version, "print the version", ""},
 };
