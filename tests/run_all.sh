@@ -152,8 +152,8 @@ main() {
         count services 1 0 1; summary; return 1
     fi
     wanted unit && unit_phase unit 600 make --no-print-directory -j"$JOBS" unit
-    wanted api-sqlite && api_phase api-sqlite 600 env SOUK_BIN="$ROOT/build/souk" tests/run_api.sh sqlite
-    wanted api-pgsql && api_phase api-pgsql 600 env SOUK_BIN="$ROOT/build/souk" tests/run_api.sh pgsql
+    wanted api-sqlite && api_phase api-sqlite 1200 env SOUK_BIN="$ROOT/build/souk" tests/run_api.sh sqlite
+    wanted api-pgsql && api_phase api-pgsql 1200 env SOUK_BIN="$ROOT/build/souk" tests/run_api.sh pgsql
     fuzz_phase
 
     if wanted asan-build || wanted asan-unit || wanted asan-api-sqlite || wanted asan-api-pgsql; then
@@ -161,9 +161,9 @@ main() {
             export ASAN_OPTIONS=detect_leaks=1
             export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
             wanted asan-unit && unit_phase asan-unit 900 make --no-print-directory V=asan unit
-            wanted asan-api-sqlite && api_phase asan-api-sqlite 900 \
+            wanted asan-api-sqlite && api_phase asan-api-sqlite 1800 \
                 env SOUK_BIN="$ROOT/build/asan/souk" tests/run_api.sh sqlite
-            wanted asan-api-pgsql && api_phase asan-api-pgsql 900 \
+            wanted asan-api-pgsql && api_phase asan-api-pgsql 1800 \
                 env SOUK_BIN="$ROOT/build/asan/souk" tests/run_api.sh pgsql
         fi
     fi

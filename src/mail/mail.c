@@ -92,6 +92,12 @@ static const struct mail_template templates[] = {
      "We could not charge your card for {{what}}.\nPlease update your payment method.\n",
      "<p>We could not charge your card for <b>{{what}}</b>.</p>"
      "<p>Please update your payment method.</p>"},
+    {"subscription_expired", "Your subscription has expired",
+     "Hello {{first_name}},\n\n{{what}} has expired: its renewal could not be paid.\n"
+     "Premium recipes of that chef are locked again; subscribe again at any time.\n\n-- souk\n",
+     "<p>Hello {{first_name}},</p><p>{{what}} has expired: its renewal could not be paid.</p>"
+     "<p>Premium recipes of that chef are locked again; subscribe again at any time.</p>"
+     "<p>-- souk</p>"},
     {"test", "{{subject}}", "{{body}}\n", "<p>{{body}}</p>"},
 };
 

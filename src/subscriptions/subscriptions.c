@@ -267,8 +267,6 @@ static int mail_user(struct db_conn *tx, const struct subscription *s, const cha
     snprintf(what, sizeof what, "your subscription (%s)", s->plan_name ? s->plan_name : "plan");
     vars = json_pack("{s:s, s:s, s:s, s:s, s:s}", "what", what, "first_name", u->first_name,
                      "subject", subject, "body", body, "subscription_id", s->id);
-    if (!mail_template_exists(tmpl))
-        tmpl = "test"; /* generic {{subject}}/{{body}} until mail.c has the template */
     snprintf(key, sizeof key, "subs:%s:%s:%lld", s->id, subject, (long long)s->current_period_end);
     err = mail_enqueue(tx, u->email, tmpl, vars, key, ei);
     json_decref(vars);
