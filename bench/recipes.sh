@@ -30,6 +30,7 @@ LUA=$ROOT/bench/report.lua
 SECRET=bench-secret-key-0123456789abcdef0123456789abcdef
 CUISINE=italian
 QUERY=chickpea
+PREFIX2=ch  # a two-letter prefix (FTS5 prefix index); one-letter words match exactly
 
 # shellcheck source=tests/lib/services.sh
 . "$ROOT/tests/lib/services.sh"
@@ -128,6 +129,7 @@ pgbench_run() { # size
     printf '| pgsql | %s | `pgbench -S -M prepared` (same cluster) | %.0f | | | |\n' "$1" "$tps" >>"$WORK/rows"
 }
 
+SEARCH_SQL="SELECT r.id, r.title, v.business_name FROM recipes_fts f CROSS JOIN recipes r ON r.seq = f.rowid JOIN vendor_profiles v ON v.id = r.chef_id WHERE 1 = 1 AND f.recipes_fts MATCH '\"$QUERY\"*'"
 LIST_SQL="SELECT r.id, r.title, v.business_name FROM recipes r JOIN vendor_profiles v ON v.id = r.chef_id WHERE 1 = 1 AND r.cuisine = '$CUISINE' ORDER BY r.created_at DESC, r.id DESC LIMIT 21"
 plans() { # size db url
     {
@@ -137,13 +139,21 @@ plans() { # size db url
         if [ "$2" = pgsql ]; then
             psql -X -q "$3" -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) $LIST_SQL"
             psql -X -q "$3" -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT r.id, r.title, r.search @@ to_tsquery('simple', '$QUERY:*A') FROM recipes r JOIN vendor_profiles v ON v.id = r.chef_id WHERE 1 = 1 AND r.search @@ to_tsquery('simple', '$QUERY:*') ORDER BY r.created_at DESC, r.id DESC LIMIT 21"
+            psql -X -q "$3" -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT r.id, r.title FROM recipes r JOIN vendor_profiles v ON v.id = r.chef_id WHERE 1 = 1 AND r.search @@ to_tsquery('simple', '$QUERY:*') ORDER BY r.cook_minutes ASC, r.id ASC LIMIT 21"
         else
             local f=${3#sqlite://}
             sqlite3 "$f" "EXPLAIN QUERY PLAN $LIST_SQL"
-            # what src/recipes/recipes.c runs for a common word (the "ordered" plan; the
-            # prefix is expanded into its terms from recipes_fts_vocab first)
-            sqlite3 "$f" "SELECT 'terms for $QUERY*: ' || group_concat(term || ' (' || doc || ' docs)', ', ') FROM recipes_fts_vocab WHERE term >= '$QUERY' AND term < '$QUERY' || char(1114111)"
-            sqlite3 "$f" "EXPLAIN QUERY PLAN SELECT r.id, EXISTS (SELECT 1 FROM recipes_fts WHERE recipes_fts MATCH '{title summary} : ((\"$QUERY\"))' AND recipes_fts.rowid = r.rowid) FROM recipes r JOIN vendor_profiles v ON v.id = r.chef_id WHERE 1 = 1 AND +r.rowid IN (SELECT rowid FROM recipes_fts WHERE recipes_fts MATCH '(\"$QUERY\")') ORDER BY r.created_at DESC, r.id DESC LIMIT 21"
+            # what src/recipes/recipes.c runs: -created_at is driven by FTS5 (rowid = seq),
+            # a second page bounded by the edge row's seq; cook_minutes walks its index
+            # against the matches materialised once (the plan for many matches)
+            echo "matches of \"$QUERY\"*: $(sqlite3 "$f" "SELECT COUNT(*) FROM recipes_fts WHERE recipes_fts MATCH '\"$QUERY\"*'")"
+            sqlite3 "$f" "EXPLAIN QUERY PLAN $SEARCH_SQL ORDER BY f.rowid DESC LIMIT 21"
+            sqlite3 "$f" "EXPLAIN QUERY PLAN $SEARCH_SQL AND f.rowid < COALESCE((SELECT seq FROM recipes WHERE id = 'x'), 0) ORDER BY f.rowid DESC LIMIT 21"
+            sqlite3 "$f" "EXPLAIN QUERY PLAN SELECT r.id, r.title, v.business_name FROM recipes r JOIN vendor_profiles v ON v.id = r.chef_id WHERE 1 = 1 AND +r.seq IN (SELECT rowid FROM recipes_fts WHERE recipes_fts MATCH '\"$QUERY\"*') ORDER BY r.cook_minutes ASC, r.id ASC LIMIT 21"
+            echo "timings (sqlite3 CLI, warm), $QUERY -created_at / cook_minutes / q=$PREFIX2:"
+            sqlite3 "$f" ".timer on" "SELECT COUNT(*) FROM ($SEARCH_SQL ORDER BY f.rowid DESC LIMIT 21)" \
+                "SELECT COUNT(*) FROM (SELECT r.id FROM recipes r JOIN vendor_profiles v ON v.id = r.chef_id WHERE +r.seq IN (SELECT rowid FROM recipes_fts WHERE recipes_fts MATCH '\"$QUERY\"*') ORDER BY r.cook_minutes, r.id LIMIT 21)" \
+                "SELECT COUNT(*) FROM (SELECT f.rowid FROM recipes_fts f WHERE f.recipes_fts MATCH '\"$PREFIX2\"*' ORDER BY f.rowid DESC LIMIT 21)" 2>&1 | grep -v '^21$'
         fi
         echo '```'
         echo
@@ -169,11 +179,14 @@ bench_one() { # size db
     [ "$db" = pgsql ] && psql -X -q "$url" -c "VACUUM ANALYZE" >/dev/null
     start_souk "$url"
     setup
+    echo "- $db, $size recipes: load average before measuring $(cut -d' ' -f1-3 /proc/loadavg)" >>"$WORK/loads"
     measure healthz "$size" "$db" /healthz 0
     measure "premium detail (subscriber)" "$size" "$db" "/api/recipes/$RECIPE/" 1
     measure "global, cuisine filter (signed in)" "$size" "$db" "/api/recipes/global/?cuisine=$CUISINE" 1
     measure "global, cuisine filter (anonymous, cached)" "$size" "$db" "/api/recipes/global/?cuisine=$CUISINE" 0
     measure "search (signed in)" "$size" "$db" "/api/recipes/search/?q=$QUERY" 1
+    measure "search, ordering=cook_minutes (signed in)" "$size" "$db" "/api/recipes/search/?q=$QUERY&ordering=cook_minutes" 1
+    measure "search, 2-letter prefix (signed in)" "$size" "$db" "/api/recipes/search/?q=$PREFIX2" 1
     [ "$db" = pgsql ] && pgbench_run "$size"
     stop_souk
     plans "$size" "$db" "$url"
@@ -201,7 +214,7 @@ section() {
     echo "|---|---:|---|---:|---:|---:|---:|"
     cat "$WORK/rows"
     echo
-    echo "Query plans (list: cuisine filter, first page; search: \`q=$QUERY\`):"
+    echo "Query plans (list: cuisine filter, first page; search: \`q=$QUERY\`, first and next page, and \`ordering=cook_minutes\`):"
     echo
     cat "$WORK/plans"
     echo "Commands:"

@@ -54,6 +54,7 @@ static const char *const PANTRY[] = {
 static const char *const DIETS[] = {"vegan",      "vegetarian", "gluten-free",
                                     "dairy-free", "nut-free",   "low-carb"};
 static const char *const DIFF[] = {"easy", "medium", "hard"};
+static const char *const DIFF_PHRASE[] = {"An easy", "A medium-effort", "A weekend"};
 static const char *const CHEF_WORDS[] = {"Kitchen", "Table",  "Pantry", "Hearth",
                                          "Spoon",   "Larder", "Oven",   "Garden"};
 
@@ -185,8 +186,9 @@ static void gen_recipe(struct arena *a, struct rng *r, const struct chef *chefs,
     p[0] = DBT(arena_strdup(a, id));
     p[1] = DBT(chefs[rnd(r, (unsigned)nchefs)].id);
     p[2] = DBT(arena_sprintf(a, "%s %s %s", ADJ[rnd(r, N(ADJ))], main, DISH[rnd(r, N(DISH))]));
-    p[3] = DBT(arena_sprintf(a, "A %s %s for %d, ready when you are.", DIFF[rnd(r, N(DIFF))],
-                             DISH[rnd(r, N(DISH))], 2 + (int)rnd(r, 5)));
+    p[3] = DBT(arena_sprintf(a, "%s %s for %d, ready when you are.",
+                             DIFF_PHRASE[rnd(r, N(DIFF_PHRASE))], DISH[rnd(r, N(DISH))],
+                             2 + (int)rnd(r, 5)));
     p[4] = DBT(arena_strdup(a, is));
     p[5] = DBT("Prepare everything. Cook gently. Taste, season, serve.");
     p[6] = DBT(CUISINES[rnd(r, N(CUISINES))]);

@@ -4,7 +4,7 @@
  * A checkout is two steps (see payments.h): payments_checkout_create
  * records the intent inside the caller's transaction (a pending row with
  * its amount, currency, parameters and an idempotency key derived from
- * purpose + object + attempt); payments_checkout_open then calls the
+ * purpose + object (+ payer, for per-payer objects) + attempt); payments_checkout_open then calls the
  * provider outside any transaction and records the session id, URL and
  * expiry before the URL is handed out. Calling open again after a crash
  * replays the same provider session (same idempotency key, same body).
@@ -256,6 +256,8 @@ static int spec_check(const struct checkout_spec *s, struct souk_errinfo *ei)
         return souk_fail(ei, SOUK_INVALID, "unknown payment purpose");
     if (!s->object_id || !*s->object_id || strlen(s->object_id) > 64)
         return souk_fail(ei, SOUK_INVALID, "checkout: bad object id");
+    if (s->per_payer && (!s->user_id || !*s->user_id || strlen(s->user_id) > 64))
+        return souk_fail(ei, SOUK_INVALID, "checkout: a per-payer checkout needs its payer");
     if (strcmp(mode, "payment") && strcmp(mode, "subscription"))
         return souk_fail(ei, SOUK_INVALID, "checkout: mode must be payment or subscription");
     if (s->unit_amount <= 0 || s->unit_amount > MONEY_MAX || s->quantity < 0 ||
@@ -342,6 +344,16 @@ static int insert_intent(struct db_conn *tx, const struct checkout_spec *s, cons
     return err;
 }
 
+/* The checkout's identity (payments.h, "Idempotency"). */
+static void checkout_key(const struct checkout_spec *s, char key[200])
+{
+    if (s->per_payer)
+        snprintf(key, 200, "souk-checkout-%s-%s-%s-%d", s->purpose, s->object_id, s->user_id,
+                 s->attempt);
+    else
+        snprintf(key, 200, "souk-checkout-%s-%s-%d", s->purpose, s->object_id, s->attempt);
+}
+
 int payments_checkout_create(struct db_conn *tx, const struct checkout_spec *s,
                              struct checkout_session *out, struct souk_errinfo *ei)
 {
@@ -351,7 +363,7 @@ int payments_checkout_create(struct db_conn *tx, const struct checkout_spec *s,
 
     if ((err = spec_check(s, ei)))
         return err;
-    snprintf(key, sizeof key, "souk-checkout-%s-%s-%d", s->purpose, s->object_id, s->attempt);
+    checkout_key(s, key);
     err = payment_row_find(tx, "idempotency_key", key, &p, ei);
     if (err == 0) {
         session_from_row(&p, out);

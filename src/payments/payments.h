@@ -55,6 +55,7 @@ struct checkout_spec {
     const char *success_path;   /* under SOUK_PUBLIC_URL, e.g. "/api/orders/<id>/success/" */
     const char *cancel_path;    /* idem; NULLs get a generic payments page */
     int attempt;                /* bump for a fresh checkout of the same object */
+    int per_payer;              /* the object is sold to many payers: see "Idempotency" */
     int ttl_seconds;            /* 0 -> SOUK_CHECKOUT_TTL_SECONDS */
     const json_t *metadata;     /* extra string metadata (borrowed), optional */
 };
@@ -108,8 +109,10 @@ typedef int (*payment_event_fn)(struct db_conn *tx, const struct payment_event *
 struct payment_purpose {
     const char *name;
     /* In a transaction: check that `u` may pay for object_id and describe
-     * the charge (spec->purpose/object_id/user_id are filled in by the
-     * caller afterwards). Strings put in *out must live in `a` (the
+     * the charge. The caller (POST /api/payments/checkout/) then sets
+     * spec->purpose and spec->user_id, and spec->object_id to the request's
+     * id unless prepare set it (to charge for another object it owns, e.g.
+     * a row of its own made for this payer). Strings put in *out must live in `a` (the
      * request's arena) or be static. `body` is the request's JSON body.
      * Errors as usual (NOT_FOUND, PRECONDITION, ...). */
     int (*prepare)(struct db_conn *tx, struct arena *a, const struct auth_user *u,
@@ -135,6 +138,18 @@ void payments_register_purpose(const struct payment_purpose *p);
 const struct payment_purpose *payments_purpose(const char *name);
 
 /* ---- checkout -----------------------------------------------------------
+ * Idempotency. A checkout is identified by (purpose, object, attempt): its
+ * key is "souk-checkout-<purpose>-<object>-<attempt>", the provider's
+ * Idempotency-Key, so asking again for the same attempt gives back the same
+ * row and the same provider session. Most objects have one payer (an
+ * order, a subscription, an auction award). An object that many payers buy
+ * on their own (a priced recipe) sets per_payer: the payer is then part of
+ * the identity, "souk-checkout-<purpose>-<object>-<user>-<attempt>", so two
+ * buyers of the same recipe never share a checkout, while object_id stays
+ * the thing bought (history reads "recipe R" for every buyer of R) and the
+ * attempt counts that payer's checkouts of it. Webhooks are matched by the
+ * session id either way, never by object.
+ *
  * Two steps, so that no provider round trip happens inside a transaction:
  *
  *   db_tx_run(... your changes ...; payments_checkout_create(tx, &spec, &cs))

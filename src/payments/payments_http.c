@@ -41,7 +41,8 @@ static int checkout_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
     if (err)
         return err;
     spec.purpose = a->purpose->name;
-    spec.object_id = a->object_id;
+    if (!spec.object_id) /* prepare may name the object it charges for */
+        spec.object_id = a->object_id;
     spec.user_id = a->req->user->id;
     return payments_checkout_create(tx, &spec, &a->cs, ei);
 }

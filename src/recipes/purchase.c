@@ -3,12 +3,18 @@
  * "id": <recipe id>}. Once paid, the buyer opens it for good (access.c
  * reads recipe_purchases); a full refund takes that back.
  *
- * The payments idempotency key is (purpose, object id, attempt) and the
- * object id is the recipe, shared by all its buyers, so each buyer's
- * purchase row carries its own attempt number, unique per recipe and only
- * ever growing (a fresh checkout after an expired one takes the next).
- * Two first-time buyers racing on PostgreSQL may collide on the number:
- * the loser gets 409 conflict and simply retries.
+ * One recipe has many buyers, so its checkouts are per payer
+ * (checkout_spec.per_payer, payments.h): the payment's object stays the
+ * recipe (the buyer's history reads "recipe R"), and the payer is part of
+ * the checkout's identity. Each buyer has one recipe_purchases row per
+ * recipe whose attempt counts that buyer's checkouts of it: asking again
+ * while a checkout is pending gives back the same session; after it
+ * expired (or the purchase was refunded) the next attempt opens a fresh one.
+ *
+ * Concurrency: buyers never contend with each other (their rows and keys
+ * differ). The same buyer twice at once: the row is created by one
+ * INSERT .. ON CONFLICT DO NOTHING and reopened by one conditional UPDATE,
+ * so both requests end on the same pending attempt and the same checkout.
  *
  * Callbacks run inside the webhook's transaction (payments.h).
  */
@@ -25,65 +31,42 @@
 
 #define PURPOSE "recipe"
 
-/* The caller's purchase row: its status and attempt, or none. */
-static int purchase_find(struct db_conn *tx, const char *recipe_id, const char *user_id,
-                         char status[12], int *attempt, int *found, struct souk_errinfo *ei)
-{
-    struct db_res *res = NULL;
-    int err = db_query(tx,
-                       "SELECT status, attempt FROM recipe_purchases WHERE recipe_id = $1 AND "
-                       "user_id = $2",
-                       DB_PARAMS(DBT(recipe_id), DBT(user_id)), &res, ei);
-
-    *found = !err && db_nrows(res) == 1;
-    if (*found) {
-        snprintf(status, 12, "%s", db_get(res, 0, 0));
-        *attempt = (int)db_int(res, 0, 1);
-    }
-    db_res_free(res);
-    return err;
-}
-
-static int next_attempt(struct db_conn *tx, const char *recipe_id, int *out,
-                        struct souk_errinfo *ei)
-{
-    struct db_res *res = NULL;
-    int err = db_query(tx,
-                       "SELECT COALESCE(MAX(attempt), 0) + 1 FROM recipe_purchases "
-                       "WHERE recipe_id = $1",
-                       DB_PARAMS(DBT(recipe_id)), &res, ei);
-
-    *out = err ? 0 : (int)db_int(res, 0, 0);
-    db_res_free(res);
-    return err;
-}
-
-/* A pending row with a usable attempt number for this buyer. */
+/* The buyer's purchase row, pending, with its current attempt: created
+ * (attempt 1), reused while pending, or reopened with the next attempt
+ * after an expired checkout or a refund. CONFLICT when already paid. */
 static int purchase_open(struct db_conn *tx, const char *recipe_id, const char *user_id,
                          int *attempt, struct souk_errinfo *ei)
 {
-    char status[12] = "";
-    int found = 0, err = purchase_find(tx, recipe_id, user_id, status, attempt, &found, ei);
+    struct db_res *res = NULL;
     int64_t now = clock_now_us();
     char id[37];
+    int err;
 
-    if (err || (found && !strcmp(status, "pending")))
-        return err;
-    if (found && !strcmp(status, "paid"))
-        return souk_fail(ei, SOUK_CONFLICT, "You already own this recipe.");
-    if ((err = next_attempt(tx, recipe_id, attempt, ei)))
-        return err;
-    if (found) /* expired or refunded: a fresh checkout */
-        return db_exec(tx,
-                       "UPDATE recipe_purchases SET status = 'pending', attempt = $3, "
-                       "updated_at = $4 WHERE recipe_id = $1 AND user_id = $2",
-                       DB_PARAMS(DBT(recipe_id), DBT(user_id), DBI(*attempt), DBI(now)), NULL, ei);
     uuid_v7(id);
-    return db_exec(tx,
-                   "INSERT INTO recipe_purchases (id, recipe_id, user_id, attempt, status, "
-                   "created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', $5, $5)",
-                   DB_PARAMS(DBT(id), DBT(recipe_id), DBT(user_id), DBI(*attempt), DBI(now)), NULL,
-                   ei);
+    err = db_exec(tx,
+                  "INSERT INTO recipe_purchases (id, recipe_id, user_id, attempt, status, "
+                  "created_at, updated_at) VALUES ($1, $2, $3, 1, 'pending', $4, $4) "
+                  "ON CONFLICT (recipe_id, user_id) DO NOTHING",
+                  DB_PARAMS(DBT(id), DBT(recipe_id), DBT(user_id), DBI(now)), NULL, ei);
+    if (!err)
+        err = db_exec(tx,
+                      "UPDATE recipe_purchases SET status = 'pending', attempt = attempt + 1, "
+                      "updated_at = $3 WHERE recipe_id = $1 AND user_id = $2 AND status IN "
+                      "('expired', 'refunded')",
+                      DB_PARAMS(DBT(recipe_id), DBT(user_id), DBI(now)), NULL, ei);
+    if (!err)
+        err = db_query(tx,
+                       "SELECT status, attempt FROM recipe_purchases WHERE recipe_id = $1 AND "
+                       "user_id = $2",
+                       DB_PARAMS(DBT(recipe_id), DBT(user_id)), &res, ei);
+    if (!err && db_nrows(res) != 1)
+        err = souk_fail(ei, SOUK_NOT_FOUND, "No such recipe."); /* deleted meanwhile */
+    else if (!err && strcmp(db_get(res, 0, 0), "pending"))
+        err = souk_fail(ei, SOUK_CONFLICT, "You already own this recipe.");
+    if (!err)
+        *attempt = (int)db_int(res, 0, 1);
+    db_res_free(res);
+    return err;
 }
 
 static int prepare(struct db_conn *tx, struct arena *a, const struct auth_user *u,
@@ -107,6 +90,7 @@ static int prepare(struct db_conn *tx, struct arena *a, const struct auth_user *
     out->currency = arena_strdup(a, r.currency);
     out->product_name = arena_sprintf(a, "Recipe: %s", r.title);
     out->attempt = attempt;
+    out->per_payer = 1;
     out->success_path = arena_sprintf(a, "/api/recipes/%s/", r.id);
     out->cancel_path = out->success_path;
     return 0;

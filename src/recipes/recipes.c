@@ -4,23 +4,26 @@
  * Every read joins vendor_profiles once for the chef's owner and name, so
  * lists embed `chef` without a query per row.
  *
- * Full text (both dialects side by side in fts_*):
- *   SQLite      recipes_fts (FTS5, external content, kept by triggers);
- *               the public part is the column filter {title summary}.
+ * Full text (both dialects side by side in *_fts):
+ *   SQLite      recipes_fts (FTS5, external content, kept by triggers) whose
+ *               rowid is recipes.seq, an integer that sorts like
+ *               (created_at, id) (migration 0009). -created_at and
+ *               created_at searches are driven by FTS5 itself
+ *               (`f MATCH q ORDER BY f.rowid DESC LIMIT n`, keyset on seq):
+ *               a page reads about page_size matches at any table size.
+ *               cook_minutes and title cannot be driven by FTS5; they pick
+ *               one of two plans per query (sqlite_fts), O(matches) either
+ *               way. Prefix indexes serve two- and three-letter prefixes.
  *   PostgreSQL  recipes.search, a generated tsvector (title+summary weigh
  *               A, ingredients B) with a GIN index; the public part is the
- *               weight filter (word:*A).
- * On SQLite each word's prefix is first expanded into the exact terms it
- * covers (recipes_fts_vocab: cheaper doclists, and per-term document
- * counts), and the search runs one of two ways, chosen per query as a
- * planner would (sqlite_fts): few matches -> look the matching rows up by
- * rowid and sort them; many -> walk the ordering's index and test each row
- * against the matches, materialised once (`+r.rowid IN (...)`), stopping at
- * the page size. The public_match column probes FTS5 per output row.
+ *               weight filter (word:*A). The planner walks the ordering's
+ *               index and tests each row.
  * q is cut into words here (letters, digits and any non-ASCII byte); every
- * word must match, as a prefix, case-insensitively. Each row also says
- * whether q matches its public fields alone (public_match), which the
- * search post-filter combines with the access rule (recipes_http.c).
+ * word must match, case-insensitively, as a prefix from
+ * RECIPE_Q_PREFIX_MIN characters on (a shorter word: exactly). Each row
+ * also says whether q matches its public fields alone (public_match: SQL
+ * on PostgreSQL, public_match() here on SQLite), which the search
+ * post-filter combines with the access rule (recipes_http.c).
  *
  * Thread safety: no state but an atomic generation counter.
  */
@@ -29,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/arena.h"
 #include "core/clock.h"
@@ -246,6 +250,43 @@ int recipes_count_for_chef(struct db_conn *c, const char *chef_id, int64_t *all,
     return err;
 }
 
+/* For each of ids[0..n) (vendor profile ids, n <= RECIPE_COUNT_BATCH_MAX):
+ * all[i], premium[i]; one grouped query. */
+int recipes_count_for_chefs(struct db_conn *c, const char *const *ids, int n, int64_t *all,
+                            int64_t *premium, struct souk_errinfo *ei)
+{
+    struct db_param p[RECIPE_COUNT_BATCH_MAX];
+    char sql[256 + RECIPE_COUNT_BATCH_MAX * 8];
+    struct db_res *res = NULL;
+    size_t len;
+    int err;
+
+    memset(all, 0, (size_t)n * sizeof *all);
+    memset(premium, 0, (size_t)n * sizeof *premium);
+    if (n <= 0)
+        return 0;
+    if (n > RECIPE_COUNT_BATCH_MAX)
+        return souk_fail(ei, SOUK_INTERNAL, "recipes_count_for_chefs: %d ids", n);
+    len = (size_t)snprintf(sql, sizeof sql,
+                           "SELECT chef_id, COUNT(*), COALESCE(SUM(CASE WHEN is_premium THEN 1 "
+                           "ELSE 0 END), 0) FROM recipes WHERE chef_id IN (");
+    for (int i = 0; i < n; i++) {
+        p[i] = DBT(ids[i]);
+        len += (size_t)snprintf(sql + len, sizeof sql - len, "%s$%d", i ? ", " : "", i + 1);
+    }
+    snprintf(sql + len, sizeof sql - len, ") GROUP BY chef_id");
+    if ((err = db_query(c, sql, p, n, &res, ei)))
+        return err;
+    for (int r = 0; r < db_nrows(res); r++)
+        for (int i = 0; i < n; i++)
+            if (strcmp(db_get(res, r, 0), ids[i]) == 0) {
+                all[i] = db_int(res, r, 1);
+                premium[i] = db_int(res, r, 2);
+            }
+    db_res_free(res);
+    return 0;
+}
+
 int recipes_purchase_mark_paid(struct db_conn *tx, const char *recipe_id, const char *user_id,
                                const char *payment_id, struct souk_errinfo *ei)
 {
@@ -293,111 +334,136 @@ int recipes_q_valid(const char *s)
     return 0;
 }
 
-/* A search as each dialect runs it. */
-struct fts {
-    const char *all; /* matches over every searchable field */
-    const char *pub; /* matches over the public teaser (title, summary) */
-    int ordered;     /* SQLite: walk the ordering's index, test rows against the matches */
+/* How SQLite runs a search (PostgreSQL: see the top of this file). */
+enum fts_plan {
+    FTS_DRIVE = 1, /* created_at orderings: FTS5 yields matches in seq order */
+    FTS_WALK,      /* other orderings, many matches: walk the ordering's index */
+    FTS_LOOKUP     /* other orderings, few matches: fetch them by seq and sort */
 };
 
-/* PostgreSQL: w1:* & w2:*  (public: w1:*A & w2:*A, weight A = title and summary) */
-static void pg_fts(struct arena *a, const char *q, struct fts *out)
-{
+/* A search as each dialect runs it. */
+struct fts {
     const char *words[Q_WORDS_MAX];
-    int n = q_words(a, q, words);
+    int nwords;
+    const char *all; /* matches over every searchable field */
+    const char *pub; /* PostgreSQL: matches over the public teaser (weight A) */
+    enum fts_plan plan;
+};
+
+/* UTF-8 characters in w (the minimum prefix length counts characters). */
+static size_t word_chars(const char *w)
+{
+    size_t n = 0;
+
+    for (; *w; w++)
+        n += ((unsigned char)*w & 0xC0) != 0x80;
+    return n;
+}
+
+static int word_is_prefix(const char *w)
+{
+    return word_chars(w) >= RECIPE_Q_PREFIX_MIN;
+}
+
+/* PostgreSQL: w1:* & w2:*  (public: w1:*A & w2:*A, weight A = title and summary) */
+static void pg_fts(struct arena *a, struct fts *f)
+{
     char *all = "", *pub = "";
 
-    for (int i = 0; i < n; i++) {
-        all = arena_sprintf(a, "%s%s%s:*", all, i ? " & " : "", words[i]);
-        pub = arena_sprintf(a, "%s%s%s:*A", pub, i ? " & " : "", words[i]);
+    for (int i = 0; i < f->nwords; i++) {
+        const char *w = f->words[i], *sep = i ? " & " : "";
+        int pre = word_is_prefix(w);
+        all = arena_sprintf(a, "%s%s%s%s", all, sep, w, pre ? ":*" : "");
+        pub = arena_sprintf(a, "%s%s%s%s", pub, sep, w, pre ? ":*A" : ":A");
     }
-    out->all = all;
-    out->pub = pub;
+    f->all = all;
+    f->pub = pub;
 }
 
-#define FTS_TERMS_MAX 64
-
-static const char *fts5_quote(struct arena *a, const char *s)
+/* SQLite: "w1"* AND "w2"*, a one-letter word as the exact term "w". */
+static void sqlite_expr(struct arena *a, struct fts *f)
 {
-    char *out = arena_alloc(a, strlen(s) * 2 + 3), *p = out;
-
-    *p++ = '"';
-    for (; *s; s++) {
-        if (*s == '"')
-            *p++ = '"';
-        *p++ = *s;
-    }
-    *p++ = '"';
-    *p = 0;
-    return out;
-}
-
-/* SQLite: the terms starting with `word` (vocabulary table), as an FTS5
- * expression of exact terms ("chickpea" OR "chickpeas"), which FTS5 probes
- * by rowid cheaply; a prefix query ("chick"*) only when too many terms match.
- * *docs = documents containing one of them (an upper bound). */
-static int fts5_word(struct db_conn *c, struct arena *a, const char *word, const char **expr,
-                     int64_t *docs, struct souk_errinfo *ei)
-{
-    const char *upper = arena_sprintf(a, "%s\xf4\x8f\xbf\xbf", word);
-    struct db_res *res = NULL;
-    char *e = "";
-    int n, err = db_query(c,
-                          "SELECT term, doc FROM recipes_fts_vocab WHERE term >= $1 AND "
-                          "term < $2 ORDER BY term LIMIT 65",
-                          DB_PARAMS(DBT(word), DBT(upper)), &res, ei);
-
-    if (err)
-        return err;
-    n = db_nrows(res);
-    *docs = 0;
-    for (int i = 0; i < n && n <= FTS_TERMS_MAX; i++) {
-        e = arena_sprintf(a, "%s%s%s", e, i ? " OR " : "", fts5_quote(a, db_get(res, i, 0)));
-        *docs += db_int(res, i, 1);
-    }
-    db_res_free(res);
-    *expr = n == 0               ? fts5_quote(a, word)
-            : n <= FTS_TERMS_MAX ? arena_sprintf(a, "(%s)", e)
-                                 : arena_sprintf(a, "%s*", fts5_quote(a, word));
-    if (n <= FTS_TERMS_MAX)
-        return 0;
-    err = db_query(c,
-                   "SELECT COALESCE(SUM(doc), 0) FROM recipes_fts_vocab WHERE term >= $1 "
-                   "AND term < $2",
-                   DB_PARAMS(DBT(word), DBT(upper)), &res, ei);
-    *docs = err ? 0 : db_int(res, 0, 0);
-    db_res_free(res);
-    return err;
-}
-
-/* SQLite: the expressions, and the plan a planner would choose: with few
- * matches, fetch them by rowid and sort; with many, walking the ordering's
- * index (expected rows walked: limit * rows / matches) beats fetching and
- * sorting every match. */
-static int sqlite_fts(struct db_conn *c, struct arena *a, const char *q, int limit, struct fts *out,
-                      struct souk_errinfo *ei)
-{
-    const char *words[Q_WORDS_MAX], *expr;
-    int nw = q_words(a, q, words), err;
-    int64_t matches = INT64_MAX, rows, docs;
-    struct db_res *res = NULL;
     char *all = "";
 
-    for (int i = 0; i < nw; i++) {
-        if ((err = fts5_word(c, a, words[i], &expr, &docs, ei)))
-            return err;
-        all = arena_sprintf(a, "%s%s%s", all, i ? " AND " : "", expr);
-        matches = docs < matches ? docs : matches; /* every word must match */
-    }
-    out->all = all;
-    out->pub = arena_sprintf(a, "{title summary} : (%s)", all);
+    for (int i = 0; i < f->nwords; i++)
+        all = arena_sprintf(a, "%s%s\"%s\"%s", all, i ? " AND " : "", f->words[i],
+                            word_is_prefix(f->words[i]) ? "*" : "");
+    f->all = all;
+}
+
+static int orders_by_created(enum recipe_order o)
+{
+    return o == RECIPE_ORDER_NEWEST || o == RECIPE_ORDER_OLDEST;
+}
+
+/* SQLite: the plan. created_at orderings are driven by FTS5 (recipes_fts's
+ * rowid is recipes.seq, which sorts like created_at): a page reads about
+ * page_size matches whatever the table's size. Other orderings cannot be:
+ * with many matches (more than sqrt(limit * rows), where walking the
+ * ordering's index, limit * rows / matches rows, beats fetching and sorting
+ * every match) the matches are materialised once and the index walked
+ * against them; with fewer they are fetched by seq and sorted. Counting
+ * stops at that threshold, so the choice costs O(sqrt(limit * rows)). */
+static int sqlite_fts(struct db_conn *c, struct arena *a, enum recipe_order o, int limit,
+                      struct fts *f, struct souk_errinfo *ei)
+{
+    struct db_res *res = NULL;
+    int64_t rows, cap;
+    int err;
+
+    sqlite_expr(a, f);
+    f->plan = FTS_DRIVE;
+    if (orders_by_created(o))
+        return 0;
     if ((err = db_query(c, "SELECT COALESCE(MAX(rowid), 0) FROM recipes", DB_NOPARAMS, &res, ei)))
         return err;
     rows = db_int(res, 0, 0);
     db_res_free(res);
-    out->ordered =
-        nw > 0 && matches > 0 && (double)limit * (double)rows / (double)matches < (double)matches;
+    for (cap = 1; cap * cap < (int64_t)limit * rows; cap++)
+        ;
+    err = db_query(c,
+                   "SELECT COUNT(*) FROM (SELECT 1 FROM recipes_fts WHERE recipes_fts MATCH $1 "
+                   "LIMIT $2)",
+                   DB_PARAMS(DBT(f->all), DBI(cap + 1)), &res, ei);
+    if (err)
+        return err;
+    f->plan = db_int(res, 0, 0) > cap ? FTS_WALK : FTS_LOOKUP;
+    db_res_free(res);
     return 0;
+}
+
+/* SQLite's public_match: every word of q is (for a one-letter word: is) a
+ * word of the title or the summary, ASCII case-folded, cut as q is. Checked
+ * here rather than by probing FTS5 per row (a prefix probe re-reads every
+ * matching doclist). It can only be stricter than FTS5, never looser: a
+ * word FTS5 matches through its diacritics folding ("cafe" in "Café") makes
+ * no public match here, so a locked recipe is hidden from a non-opener
+ * rather than matched through text they may not see. */
+static int text_has_word(const char *text, const char *w, int prefix)
+{
+    size_t n = strlen(w);
+
+    for (const char *p = text; *p;) {
+        const char *s;
+        while (*p && !word_byte((unsigned char)*p))
+            p++;
+        for (s = p; *p && word_byte((unsigned char)*p); p++)
+            ;
+        if ((size_t)(p - s) >= n && (prefix || (size_t)(p - s) == n) && strncasecmp(s, w, n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int public_match(const struct fts *f, const struct recipe *r)
+{
+    for (int i = 0; i < f->nwords; i++) {
+        int pre = word_is_prefix(f->words[i]);
+        if (!text_has_word(r->title, f->words[i], pre) &&
+            !text_has_word(r->summary, f->words[i], pre))
+            return 0;
+    }
+    return 1;
 }
 
 /* ---- lists ---------------------------------------------------------------------------- */
@@ -469,11 +535,13 @@ static void add_filters(struct qb *b, const struct recipe_filter *f, enum db_dia
     const char *has_tag =
         d == DB_SQLITE ? " AND instr(r.dietary_tags, ?) > 0" : " AND strpos(r.dietary_tags, ?) > 0";
 
-    if (f->q && d == DB_SQLITE && fts->ordered) /* "+": no rowid lookup, keep the ordering */
-        qb_add(b, " AND +r.rowid IN (SELECT rowid FROM recipes_fts WHERE recipes_fts MATCH ?)",
+    if (f->q && d == DB_SQLITE && fts->plan == FTS_DRIVE)
+        qb_add(b, " AND f.recipes_fts MATCH ?", DB_PARAMS(DBT(fts->all)));
+    else if (f->q && d == DB_SQLITE && fts->plan == FTS_WALK) /* "+": keep the ordering's index */
+        qb_add(b, " AND +r.seq IN (SELECT rowid FROM recipes_fts WHERE recipes_fts MATCH ?)",
                DB_PARAMS(DBT(fts->all)));
     else if (f->q && d == DB_SQLITE)
-        qb_add(b, " AND r.rowid IN (SELECT rowid FROM recipes_fts WHERE recipes_fts MATCH ?)",
+        qb_add(b, " AND r.seq IN (SELECT rowid FROM recipes_fts WHERE recipes_fts MATCH ?)",
                DB_PARAMS(DBT(fts->all)));
     else if (f->q)
         qb_add(b, " AND r.search @@ to_tsquery('simple', ?)", DB_PARAMS(DBT(fts->all)));
@@ -495,6 +563,23 @@ static void add_filters(struct qb *b, const struct recipe_filter *f, enum db_dia
         qb_add(b, " AND r.is_premium = ?", DB_PARAMS(DBB(f->is_premium)));
 }
 
+/* Keyset on FTS5's rowid (seq) for an FTS-driven search: the edge row's seq,
+ * looked up by id; if it was deleted since, the bound of its microsecond. */
+static void add_keyset_seq(struct qb *b, int desc, const struct recipe_cursor *cur, int limit)
+{
+    int fetch_desc = desc ^ (cur->has && cur->backwards);
+    const char *dir = fetch_desc ? "DESC" : "ASC";
+
+    if (cur->has)
+        qb_add(b,
+               fetch_desc ? " AND f.rowid < COALESCE((SELECT seq FROM recipes WHERE id = ?), "
+                            "? * 1024)"
+                          : " AND f.rowid > COALESCE((SELECT seq FROM recipes WHERE id = ?), "
+                            "? * 1024 + 1023)",
+               DB_PARAMS(DBT(cur->id), DBI(cur->k_int)));
+    qb_puts(b, arena_sprintf(b->a, " ORDER BY f.rowid %s LIMIT %d", dir, limit));
+}
+
 static void add_keyset(struct qb *b, const struct order_spec *os, const struct recipe_cursor *cur,
                        int limit)
 {
@@ -509,39 +594,54 @@ static void add_keyset(struct qb *b, const struct order_spec *os, const struct r
     qb_puts(b, arena_sprintf(b->a, " ORDER BY %s %s, r.id %s LIMIT %d", os->col, dir, dir, limit));
 }
 
-int recipes_list(struct db_conn *c, const struct recipe_filter *f, const struct recipe_cursor *cur,
-                 int limit, struct arena *a, struct recipe **out, int *n, struct souk_errinfo *ei)
+#define FROM_FTS                                                                                   \
+    " FROM recipes_fts f CROSS JOIN recipes r ON r.seq = f.rowid"                                  \
+    " JOIN vendor_profiles v ON v.id = r.chef_id"
+
+/* The statement of a list; f->q's search prepared in *fts. */
+static int list_sql(struct db_conn *c, const struct recipe_filter *f, const struct recipe_cursor *cur,
+                    int limit, struct qb *b, struct fts *fts, struct souk_errinfo *ei)
 {
     enum db_dialect d = db_conn_dialect(c);
     struct order_spec os = order_of(f->order, d);
-    struct qb *b = arena_calloc(a, 1, sizeof *b);
-    struct db_res *res = NULL;
-    struct fts fts = {0};
     int err;
 
-    b->a = a;
-    qb_puts(b, "SELECT " RCOLS);
-    if (f->q && d == DB_SQLITE && (err = sqlite_fts(c, a, f->q, limit, &fts, ei)))
+    if (f->q)
+        fts->nwords = q_words(b->a, f->q, fts->words);
+    if (f->q && d == DB_SQLITE && (err = sqlite_fts(c, b->a, f->order, limit, fts, ei)))
         return err;
     if (f->q && d == DB_PGSQL)
-        pg_fts(a, f->q, &fts);
-    if (f->q && d == DB_SQLITE) /* evaluated per output row only */
-        qb_add(b,
-               ", EXISTS (SELECT 1 FROM recipes_fts WHERE recipes_fts MATCH ? AND "
-               "recipes_fts.rowid = r.rowid)",
-               DB_PARAMS(DBT(fts.pub)));
-    else if (f->q)
-        qb_add(b, ", r.search @@ to_tsquery('simple', ?)", DB_PARAMS(DBT(fts.pub)));
-    qb_puts(b, RFROM " WHERE 1 = 1");
-    add_filters(b, f, d, &fts);
-    add_keyset(b, &os, cur, limit);
-    if ((err = db_query(c, b->sql, b->p, b->np, &res, ei)))
+        pg_fts(b->a, fts);
+    qb_puts(b, "SELECT " RCOLS);
+    if (f->q && d == DB_PGSQL)
+        qb_add(b, ", r.search @@ to_tsquery('simple', ?)", DB_PARAMS(DBT(fts->pub)));
+    qb_puts(b, fts->plan == FTS_DRIVE ? FROM_FTS " WHERE 1 = 1" : RFROM " WHERE 1 = 1");
+    add_filters(b, f, d, fts);
+    if (fts->plan == FTS_DRIVE)
+        add_keyset_seq(b, os.desc, cur, limit);
+    else
+        add_keyset(b, &os, cur, limit);
+    return 0;
+}
+
+int recipes_list(struct db_conn *c, const struct recipe_filter *f, const struct recipe_cursor *cur,
+                 int limit, struct arena *a, struct recipe **out, int *n, struct souk_errinfo *ei)
+{
+    struct qb *b = arena_calloc(a, 1, sizeof *b);
+    struct fts *fts = arena_calloc(a, 1, sizeof *fts);
+    struct db_res *res = NULL;
+    int err, pg = db_conn_dialect(c) == DB_PGSQL;
+
+    b->a = a;
+    if ((err = list_sql(c, f, cur, limit, b, fts, ei)) ||
+        (err = db_query(c, b->sql, b->p, b->np, &res, ei)))
         return err;
     *n = db_nrows(res);
     *out = arena_calloc(a, (size_t)(*n ? *n : 1), sizeof **out);
     for (int i = 0; i < *n; i++) {
-        row_to_recipe(res, i, a, &(*out)[i]);
-        (*out)[i].public_match = f->q ? db_bool(res, i, 18) : 1;
+        struct recipe *r = &(*out)[i];
+        row_to_recipe(res, i, a, r);
+        r->public_match = !f->q ? 1 : pg ? db_bool(res, i, 18) : public_match(fts, r);
     }
     db_res_free(res);
     return 0;

@@ -34,6 +34,16 @@ struct http_req;
 #define RECIPE_LIST_MAX           100 /* ingredients, dietary tags */
 #define RECIPE_DIETARY_FILTER_MAX 8
 #define RECIPE_Q_MAX              200
+/* A word of q matches as a prefix from this many characters on; a shorter
+ * one matches only that exact word ("c" finds "c", not "chicken"): a
+ * one-letter prefix covers nearly every recipe, and on SQLite it would
+ * merge most of the index per query. Both dialects apply it. */
+#define RECIPE_Q_PREFIX_MIN       2
+/* A word of q matches as a prefix from this many characters on; a shorter
+ * one matches only that exact word ("c" finds "c", not "chicken"): a
+ * one-letter prefix covers nearly every recipe, and on SQLite it would
+ * merge most of the index per query. Both dialects apply it. */
+#define RECIPE_Q_PREFIX_MIN       2
 
 struct recipe {
     char id[37];
@@ -124,6 +134,11 @@ int recipes_list(struct db_conn *c, const struct recipe_filter *f, const struct 
 /* Statistics for vendor profiles (src/vendors). */
 int recipes_count_for_chef(struct db_conn *c, const char *chef_id, int64_t *all, int64_t *premium,
                            struct souk_errinfo *ei);
+/* The same for a page of chefs in one query: all[i], premium[i] for ids[i]
+ * (n <= RECIPE_COUNT_BATCH_MAX; a chef without recipes gets 0, 0). */
+#define RECIPE_COUNT_BATCH_MAX 100
+int recipes_count_for_chefs(struct db_conn *c, const char *const *ids, int n, int64_t *all,
+                            int64_t *premium, struct souk_errinfo *ei);
 /* Monotonic counter bumped on every recipe write on this node (the
  * anonymous list cache keys on it). */
 unsigned long recipes_generation(void);

@@ -18,6 +18,26 @@
  * Late or out-of-order events never bring back an ended subscription
  * (canceled/expired are final) and never move a period end backwards.
  * Callbacks run inside the webhook's transaction (payments.h).
+ *
+ * A stray payment - money for a subscription that can no longer take it
+ * (an incomplete one replaced by a new subscribe, whose old checkout was
+ * paid anyway; one that expired or was canceled) - is noted once per
+ * payment in subscription_events ("stray payment <payment> (<sub_...>)") and
+ * undone by the job subscriptions.stray_payment (unique per payment, like
+ * orders' order.refund_late):
+ *   1. the provider subscription it created is canceled
+ *      (DELETE /v1/subscriptions/{id}; gone already counts as done), so it
+ *      never renews;
+ *   2. when the subscription never started (the money paid for nothing),
+ *      the payment is refunded with payments_refund. Subscription-mode
+ *      payments often have no payment intent to refund: the sandbox models
+ *      a subscription's invoices without payment intent or charge, and
+ *      Stripe's current API no longer puts one on the invoice. Then there
+ *      is nothing payments_refund can refund, and step 1 is all that
+ *      happens; the note says so. A late renewal of a subscription that
+ *      had run is never refunded this way (the payments row is the first
+ *      checkout's, not the renewal's): step 1 only.
+ * The outcome is noted too ("stray payment <payment>: ..."), once.
  */
 #include <stdio.h>
 #include <string.h>
@@ -27,9 +47,11 @@
 #include "core/clock.h"
 #include "db/db.h"
 #include "http/http.h"
+#include "jobs/jobs.h"
 #include "subscriptions/internal.h"
 
 #define PURPOSE "subscription"
+#define JOB_STRAY "subscriptions.stray_payment"
 
 /* Strings are copied into `a`: s may be a caller's local. */
 static void fill_spec(const struct subscription *s, struct arena *a, struct checkout_spec *o)
@@ -130,6 +152,115 @@ static void learn_provider_id(struct evx *x, const struct payment_event *ev)
         x->s.provider_id = arena_strdup(x->a, ev->subscription);
 }
 
+/* ---- stray payments ---------------------------------------------------------------- */
+
+/* *seen: the subscription's events already hold a line with this detail. */
+static int noted(struct db_conn *tx, const char *sub_id, const char *detail, int *seen,
+                 struct souk_errinfo *ei)
+{
+    struct db_res *res = NULL;
+    int err = db_query(tx,
+                       "SELECT 1 FROM subscription_events WHERE subscription_id = $1 AND "
+                       "detail = $2",
+                       DB_PARAMS(DBT(sub_id), DBT(detail)), &res, ei);
+
+    *seen = !err && db_nrows(res) > 0;
+    db_res_free(res);
+    return err;
+}
+
+/* Paid, but the subscription has ended: note it and schedule the undoing,
+ * once per payment (the first event of the payment that names its provider
+ * subscription; invoice.paid and checkout.session.completed both do). */
+static int stray_paid(struct db_conn *tx, struct evx *x, const struct payment_event *ev,
+                      struct souk_errinfo *ei)
+{
+    const char *note;
+    char key[160];
+    json_t *p;
+    int seen = 0, err;
+
+    if (!ev->payment_id || !ev->subscription)
+        return 0;
+    note = arena_sprintf(x->a, "stray payment %s (%s)", ev->payment_id, ev->subscription);
+    if ((err = noted(tx, x->s.id, note, &seen, ei)) || seen)
+        return err;
+    x->why.detail = note;
+    if ((err = subs_commit_change(tx, x->s.status, &x->s, &x->why, x->a, ei)))
+        return err;
+    p = json_pack("{s:s, s:s, s:s, s:b}", "id", x->s.id, "payment_id", ev->payment_id,
+                  "provider_subscription", ev->subscription, "refund",
+                  x->s.current_period_start == 0);
+    snprintf(key, sizeof key, "%s:%s", JOB_STRAY, ev->payment_id);
+    err = job_enqueue(tx, JOB_STRAY, p, 0, key, NULL, ei);
+    json_decref(p);
+    return err;
+}
+
+struct stray {
+    const char *id, *payment_id, *provider_sub;
+    const char *outcome;
+};
+
+static int stray_done_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
+{
+    struct stray *st = arg;
+    struct arena *a = arena_new(0);
+    struct subs_cause why = {"job:stray_payment", NULL, NULL, NULL};
+    struct subscription s;
+    int seen = 0, err = subs_load(tx, st->id, 1, a, &s, ei);
+
+    why.detail = arena_sprintf(a, "stray payment %s: %s", st->payment_id, st->outcome);
+    if (!err)
+        err = noted(tx, s.id, why.detail, &seen, ei);
+    if (!err && !seen)
+        err = subs_commit_change(tx, s.status, &s, &why, a, ei);
+    arena_free(a);
+    return err == SOUK_NOT_FOUND ? 0 : err;
+}
+
+/* Clears an error that means "already so" (err == expected). */
+static int already(int err, int expected, struct souk_errinfo *ei)
+{
+    if (err != expected)
+        return err;
+    souk_errinfo_cleanup(ei);
+    memset(ei, 0, sizeof *ei);
+    return 0;
+}
+
+/* subscriptions.stray_payment: cancel the provider subscription, refund
+ * what can be refunded, note the outcome. Every step is idempotent, so a
+ * retry after a partial run converges. */
+static int job_stray(struct db *db, const struct job *job, struct souk_errinfo *ei)
+{
+    const json_t *pl = job->payload;
+    struct stray st = {json_string_value(json_object_get(pl, "id")),
+                       json_string_value(json_object_get(pl, "payment_id")),
+                       json_string_value(json_object_get(pl, "provider_subscription")), NULL};
+    int refund = json_is_true(json_object_get(pl, "refund")), err;
+
+    if (!st.id || !st.payment_id || !st.provider_sub)
+        return souk_fail(ei, SOUK_PRECONDITION, "bad payload");
+    err = already(payments_subscription_cancel(st.provider_sub, NULL, ei), SOUK_NOT_FOUND, ei);
+    if (err)
+        return err;
+    st.outcome = "provider subscription canceled, no refund (a renewal of a subscription "
+                 "that had run)";
+    if (refund) {
+        err = payments_refund(db, st.payment_id, 0, "duplicate", ei);
+        st.outcome = "provider subscription canceled, payment refunded";
+        if (err == SOUK_PRECONDITION) /* no payment intent, or refunded already */
+            st.outcome = "provider subscription canceled, nothing left to refund (no "
+                         "refundable charge, or refunded already)";
+        if ((err = already(err, SOUK_PRECONDITION, ei)))
+            return err;
+    }
+    return db_tx_run(db, stray_done_tx, &st, ei);
+}
+
+/* ---- paid ---------------------------------------------------------------------------- */
+
 static int on_paid(struct db_conn *tx, const struct payment_event *ev, struct souk_errinfo *ei)
 {
     struct evx x = {0};
@@ -137,8 +268,8 @@ static int on_paid(struct db_conn *tx, const struct payment_event *ev, struct so
 
     if (err)
         return ev_skip(&x, err);
-    if (subs_is_final(&x.s))
-        return ev_end(tx, &x, 0, ei); /* never resurrected */
+    if (subs_is_final(&x.s)) /* never resurrected: the money goes back */
+        return ev_end(tx, &x, stray_paid(tx, &x, ev, ei), ei);
     learn_provider_id(&x, ev);
     if (!strcmp(x.s.status, "incomplete")) {
         subs_activate(&x.s, ev->period_start ? ev->period_start : ev->created, ev->period_end);
@@ -236,4 +367,5 @@ static const struct payment_purpose subscription_purpose = {
 void subs_purpose_register(void)
 {
     payments_register_purpose(&subscription_purpose);
+    job_register(JOB_STRAY, job_stray, 10);
 }

@@ -153,6 +153,41 @@ int subscriptions_count_for_chef(struct db_conn *c, const char *chef_id, int64_t
     return err;
 }
 
+int subscriptions_count_for_chefs(struct db_conn *c, const char *const *chef_ids, int n,
+                                  int64_t *counts, struct souk_errinfo *ei)
+{
+    struct db_param p[SUBSCRIPTIONS_COUNT_BATCH_MAX + 2];
+    char sql[512 + SUBSCRIPTIONS_COUNT_BATCH_MAX * 8];
+    struct db_res *res = NULL;
+    size_t len;
+    int err;
+
+    memset(counts, 0, (size_t)(n > 0 ? n : 0) * sizeof *counts);
+    if (n <= 0)
+        return 0;
+    if (n > SUBSCRIPTIONS_COUNT_BATCH_MAX)
+        return souk_fail(ei, SOUK_INTERNAL, "subscriptions_count_for_chefs: %d ids", n);
+    p[0] = DBI(clock_now_us());
+    p[1] = DBI(subs_grace_us());
+    len = (size_t)snprintf(sql, sizeof sql,
+                           "SELECT s.chef_id, COUNT(*) FROM subscriptions s WHERE "
+                           "s.status IN ('active', 'past_due') AND %s AND s.chef_id IN (",
+                           GRANTS_SQL("$1", "$2"));
+    for (int i = 0; i < n; i++) {
+        p[i + 2] = DBT(chef_ids[i]);
+        len += (size_t)snprintf(sql + len, sizeof sql - len, "%s$%d", i ? ", " : "", i + 3);
+    }
+    snprintf(sql + len, sizeof sql - len, ") GROUP BY s.chef_id");
+    if ((err = db_query(c, sql, p, n + 2, &res, ei)))
+        return err;
+    for (int r = 0; r < db_nrows(res); r++)
+        for (int i = 0; i < n; i++)
+            if (strcmp(db_get(res, r, 0), chef_ids[i]) == 0)
+                counts[i] = db_int(res, r, 1);
+    db_res_free(res);
+    return 0;
+}
+
 int subscriptions_is_subscribed(struct db_conn *c, const char *user_id, const char *chef_id,
                                 int *yes, struct souk_errinfo *ei)
 {

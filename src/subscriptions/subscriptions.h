@@ -72,6 +72,11 @@ void subscriptions_cache_invalidate(const char *user_id);
 /* ---- statistics for vendor profiles (src/vendors) ------------------------ */
 int subscriptions_count_for_chef(struct db_conn *c, const char *chef_id, int64_t *n,
                                  struct souk_errinfo *ei);
+/* The same for a page of chefs in one query: counts[i] for chef_ids[i]
+ * (n <= SUBSCRIPTIONS_COUNT_BATCH_MAX). */
+#define SUBSCRIPTIONS_COUNT_BATCH_MAX 100
+int subscriptions_count_for_chefs(struct db_conn *c, const char *const *chef_ids, int n,
+                                  int64_t *counts, struct souk_errinfo *ei);
 /* *yes = 1 when user_id has a subscription to chef_id that grants access now. */
 int subscriptions_is_subscribed(struct db_conn *c, const char *user_id, const char *chef_id,
                                 int *yes, struct souk_errinfo *ei);

@@ -409,3 +409,46 @@ int vendors_stats(struct db *db, const char *vendor_id, const char *viewer_user_
     memset(out, 0, sizeof *out);
     return db_run(db, stats_fn, &(struct stats_args){vendor_id, viewer_user_id, out}, ei);
 }
+
+/* The same numbers for a page of vendors: one grouped query per count
+ * (instead of two per vendor) and is_subscribed from the status cache,
+ * which loads all of the viewer's grants on its first miss. */
+struct stats_page_args {
+    const char *const *ids;
+    int n;
+    const char *viewer;
+    struct vendor_stats *out;
+};
+
+static int stats_page_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    struct stats_page_args *s = arg;
+    int64_t all[VENDOR_STATS_BATCH_MAX], premium[VENDOR_STATS_BATCH_MAX];
+    int64_t subs[VENDOR_STATS_BATCH_MAX];
+    int err = recipes_count_for_chefs(c, s->ids, s->n, all, premium, ei);
+
+    if (!err)
+        err = subscriptions_count_for_chefs(c, s->ids, s->n, subs, ei);
+    for (int i = 0; !err && i < s->n; i++) {
+        s->out[i].recipe_count = all[i];
+        s->out[i].premium_recipe_count = premium[i];
+        s->out[i].subscriber_count = subs[i];
+        if (s->viewer)
+            err = subscriptions_is_subscribed(c, s->viewer, s->ids[i], &s->out[i].is_subscribed,
+                                              ei);
+    }
+    return err;
+}
+
+int vendors_stats_page(struct db *db, const char *const *vendor_ids, int n,
+                       const char *viewer_user_id, struct vendor_stats *out,
+                       struct souk_errinfo *ei)
+{
+    if (n <= 0)
+        return 0;
+    memset(out, 0, (size_t)n * sizeof *out);
+    if (n > VENDOR_STATS_BATCH_MAX)
+        return souk_fail(ei, SOUK_INTERNAL, "vendors_stats_page: %d vendors", n);
+    return db_run(db, stats_page_fn,
+                  &(struct stats_page_args){vendor_ids, n, viewer_user_id, out}, ei);
+}

@@ -100,6 +100,12 @@ int vendors_plan_create(struct db *db, const struct plan *in, struct arena *a, s
 /* Every statistic about a vendor, for a viewer (NULL: anonymous). */
 int vendors_stats(struct db *db, const char *vendor_id, const char *viewer_user_id,
                   struct vendor_stats *out, struct souk_errinfo *ei);
+/* The same for a page of vendors (lists): out[i] for vendor_ids[i], with one
+ * query per count for the whole page; n <= VENDOR_STATS_BATCH_MAX. */
+#define VENDOR_STATS_BATCH_MAX 100
+int vendors_stats_page(struct db *db, const char *const *vendor_ids, int n,
+                       const char *viewer_user_id, struct vendor_stats *out,
+                       struct souk_errinfo *ei);
 
 json_t *vendors_profile_to_json(const struct vendor_profile *p); /* new reference */
 json_t *vendors_plan_to_json(const struct plan *p);

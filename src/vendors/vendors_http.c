@@ -87,26 +87,36 @@ static json_t *plans_json(struct http_req *req, const char *vendor_id, int with_
 
 /* A profile with its statistics (and plans when with_plans), as every
  * /api/chefs/ endpoint shows it. */
-static json_t *chef_json(struct http_req *req, const struct vendor_profile *p, int with_plans,
-                         struct souk_errinfo *ei, int *err)
+static json_t *chef_json_with(struct http_req *req, const struct vendor_profile *p,
+                              const struct vendor_stats *st, int with_plans,
+                              struct souk_errinfo *ei, int *err)
 {
-    struct vendor_stats st;
     json_t *j, *plans = NULL;
 
-    *err = vendors_stats(req->db, p->id, req->user ? req->user->id : NULL, &st, ei);
-    if (!*err && with_plans)
+    *err = 0;
+    if (with_plans)
         plans = plans_json(req, p->id, 0, ei, err);
     if (*err)
         return NULL;
     j = vendors_profile_to_json(p);
-    json_object_set_new(j, "subscriber_count", json_integer(st.subscriber_count));
-    json_object_set_new(j, "recipe_count", json_integer(st.recipe_count));
-    json_object_set_new(j, "premium_recipe_count", json_integer(st.premium_recipe_count));
+    json_object_set_new(j, "subscriber_count", json_integer(st->subscriber_count));
+    json_object_set_new(j, "recipe_count", json_integer(st->recipe_count));
+    json_object_set_new(j, "premium_recipe_count", json_integer(st->premium_recipe_count));
     if (req->user)
-        json_object_set_new(j, "is_subscribed", json_boolean(st.is_subscribed));
+        json_object_set_new(j, "is_subscribed", json_boolean(st->is_subscribed));
     if (plans)
         json_object_set_new(j, "plans", plans);
     return j;
+}
+
+/* One profile (detail views): its statistics from vendors_stats. */
+static json_t *chef_json(struct http_req *req, const struct vendor_profile *p, int with_plans,
+                         struct souk_errinfo *ei, int *err)
+{
+    struct vendor_stats st;
+
+    *err = vendors_stats(req->db, p->id, req->user ? req->user->id : NULL, &st, ei);
+    return *err ? NULL : chef_json_with(req, p, &st, with_plans, ei, err);
 }
 
 /* ---- /api/vendors/profile/ ------------------------------------------------------ */
@@ -182,6 +192,7 @@ static int chefs_list(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
     struct vendor_profile *rows;
+    struct vendor_stats *st;
     struct keyset ks;
     struct page pg;
     const char **ids;
@@ -193,18 +204,22 @@ static int chefs_list(struct http_req *req)
         (err = keyset_from_page(&pg, 0, &ks, &ei)) ||
         (err = vendors_list(req->db, &ks, req->arena, &rows, &n, &ei)))
         return http_problem(req, err, &ei);
-    results = json_array();
     keys = arena_calloc(req->arena, (size_t)n + 1, sizeof *keys);
     ids = arena_calloc(req->arena, (size_t)n + 1, sizeof *ids);
+    st = arena_calloc(req->arena, (size_t)n + 1, sizeof *st);
+    for (int i = 0; i < n; i++)
+        ids[i] = rows[i].id;
+    if ((err = vendors_stats_page(req->db, ids, n, req->user ? req->user->id : NULL, st, &ei)))
+        return http_problem(req, err, &ei);
+    results = json_array();
     for (int i = 0; i < n; i++) {
-        json_t *j = chef_json(req, &rows[i], 1, &ei, &err);
+        json_t *j = chef_json_with(req, &rows[i], &st[i], 1, &ei, &err);
         if (err) {
             json_decref(results);
             return http_problem(req, err, &ei);
         }
         json_array_append_new(results, j);
         keys[i] = rows[i].created_at;
-        ids[i] = rows[i].id;
     }
     return http_json(req, 200, keyset_envelope(req, &pg, &ks, results, keys, ids));
 }

@@ -244,6 +244,34 @@ def test_keyset_pages_forward_and_back(souk, book, ordering):
         [x["id"] for x in everything]
 
 
+@pytest.mark.parametrize("ordering", ["-created_at", "created_at", "cook_minutes", "-title"])
+def test_search_pages_forward_and_back(souk, book, ordering):
+    """A search's keyset (SQLite: on FTS5's rowid for the created_at orderings)."""
+    base = (f"/api/recipes/search/?q=chick&cuisine={book['cuisine']}&ordering={ordering}"
+            "&page_size=2")
+    first = souk.get(base).json()
+    assert len(first["results"]) == 2 and first["next"] and first["previous"] is None
+    second = requests.get(first["next"], timeout=30).json()
+    assert len(second["results"]) == 1 and second["next"] is None and second["previous"]
+    back = requests.get(second["previous"], timeout=30).json()
+    assert [x["id"] for x in back["results"]] == [x["id"] for x in first["results"]]
+    everything = souk.get(base.replace("page_size=2", "page_size=10")).json()["results"]
+    assert [x["id"] for x in first["results"] + second["results"]] == \
+        [x["id"] for x in everything]
+
+
+def test_search_short_words(souk, book):
+    """A word matches as a prefix from two letters on; one letter matches only itself."""
+    c = "cuisine=" + book["cuisine"]
+    assert titles(souk, c + "&q=c") == []
+    assert titles(souk, c + "&q=ch") == ["Delta", "Gamma", "Alpha"]
+    assert titles(souk, c + "&q=chi tik") == ["Gamma"]
+    chef, cuisine = make_chef(souk), "c" + uuid.uuid4().hex[:8]
+    recipe(souk, chef, title="Plan B stew", cuisine=cuisine)
+    assert titles(souk, f"cuisine={cuisine}&q=b") == ["Plan"]
+    assert titles(souk, f"cuisine={cuisine}&q=s") == []
+
+
 def test_anonymous_list_cache_sees_writes(souk, book):
     q = f"/api/recipes/global/?cuisine={book['cuisine']}"
     before = len(souk.get(q).json()["results"])
@@ -254,9 +282,8 @@ def test_anonymous_list_cache_sees_writes(souk, book):
 
 
 def test_search_plans_agree(souk):
-    """Small pages of a common word walk the ordering's index (SQLite probes FTS5 per row),
-    large pages materialise the matches: both give the same rows in the same order, and
-    locked fields match in neither."""
+    """Small pages and large pages of a common word (SQLite: FTS5 drives the order) give the
+    same rows in the same order, and locked fields match in neither."""
     chef = make_chef(souk)
     word = "zw" + uuid.uuid4().hex[:8]
     made = [recipe(souk, chef, title=f"{word} dish {i}", cook_minutes=i,
