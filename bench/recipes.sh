@@ -129,7 +129,7 @@ pgbench_run() { # size
     printf '| pgsql | %s | `pgbench -S -M prepared` (same cluster) | %.0f | | | |\n' "$1" "$tps" >>"$WORK/rows"
 }
 
-SEARCH_SQL="SELECT r.id, r.title, v.business_name FROM recipes_fts f CROSS JOIN recipes r ON r.seq = f.rowid JOIN vendor_profiles v ON v.id = r.chef_id WHERE 1 = 1 AND f.recipes_fts MATCH '\"$QUERY\"*'"
+SEARCH_SQL="SELECT r.id, r.title, v.business_name FROM recipes_fts f CROSS JOIN recipes r ON r.seq = f.rowid JOIN vendor_profiles v ON v.id = r.chef_id WHERE 1 = 1 AND f.recipes_fts MATCH '(\"$QUERY\")'"
 LIST_SQL="SELECT r.id, r.title, v.business_name FROM recipes r JOIN vendor_profiles v ON v.id = r.chef_id WHERE 1 = 1 AND r.cuisine = '$CUISINE' ORDER BY r.created_at DESC, r.id DESC LIMIT 21"
 plans() { # size db url
     {
@@ -146,14 +146,18 @@ plans() { # size db url
             # what src/recipes/recipes.c runs: -created_at is driven by FTS5 (rowid = seq),
             # a second page bounded by the edge row's seq; cook_minutes walks its index
             # against the matches materialised once (the plan for many matches)
-            echo "matches of \"$QUERY\"*: $(sqlite3 "$f" "SELECT COUNT(*) FROM recipes_fts WHERE recipes_fts MATCH '\"$QUERY\"*'")"
+            # (a word of 4+ letters runs as the exact terms it prefixes, from recipes_fts_vocab)
+            echo "terms of $QUERY*: $(sqlite3 "$f" "SELECT group_concat(term, ' ') FROM recipes_fts_vocab WHERE term >= '$QUERY' AND term < '$QUERY' || char(1114111)")"
+            echo "matches: $(sqlite3 "$f" "SELECT COUNT(*) FROM recipes_fts WHERE recipes_fts MATCH '(\"$QUERY\")'")"
             sqlite3 "$f" "EXPLAIN QUERY PLAN $SEARCH_SQL ORDER BY f.rowid DESC LIMIT 21"
             sqlite3 "$f" "EXPLAIN QUERY PLAN $SEARCH_SQL AND f.rowid < COALESCE((SELECT seq FROM recipes WHERE id = 'x'), 0) ORDER BY f.rowid DESC LIMIT 21"
-            sqlite3 "$f" "EXPLAIN QUERY PLAN SELECT r.id, r.title, v.business_name FROM recipes r JOIN vendor_profiles v ON v.id = r.chef_id WHERE 1 = 1 AND +r.seq IN (SELECT rowid FROM recipes_fts WHERE recipes_fts MATCH '\"$QUERY\"*') ORDER BY r.cook_minutes ASC, r.id ASC LIMIT 21"
+            sqlite3 "$f" "EXPLAIN QUERY PLAN SELECT r.id, r.title, v.business_name FROM recipes r JOIN vendor_profiles v ON v.id = r.chef_id WHERE 1 = 1 AND +r.seq IN (SELECT rowid FROM recipes_fts WHERE recipes_fts MATCH '(\"$QUERY\")') ORDER BY r.cook_minutes ASC, r.id ASC LIMIT 21"
             echo "timings (sqlite3 CLI, warm), $QUERY -created_at / cook_minutes / q=$PREFIX2:"
-            sqlite3 "$f" ".timer on" "SELECT COUNT(*) FROM ($SEARCH_SQL ORDER BY f.rowid DESC LIMIT 21)" \
-                "SELECT COUNT(*) FROM (SELECT r.id FROM recipes r JOIN vendor_profiles v ON v.id = r.chef_id WHERE +r.seq IN (SELECT rowid FROM recipes_fts WHERE recipes_fts MATCH '\"$QUERY\"*') ORDER BY r.cook_minutes, r.id LIMIT 21)" \
-                "SELECT COUNT(*) FROM (SELECT f.rowid FROM recipes_fts f WHERE f.recipes_fts MATCH '\"$PREFIX2\"*' ORDER BY f.rowid DESC LIMIT 21)" 2>&1 | grep -v '^21$'
+            printf '.timer on\n%s;\n%s;\n%s;\n' \
+                "SELECT COUNT(*) FROM ($SEARCH_SQL ORDER BY f.rowid DESC LIMIT 21)" \
+                "SELECT COUNT(*) FROM (SELECT r.id FROM recipes r JOIN vendor_profiles v ON v.id = r.chef_id WHERE +r.seq IN (SELECT rowid FROM recipes_fts WHERE recipes_fts MATCH '(\"$QUERY\")') ORDER BY r.cook_minutes, r.id LIMIT 21)" \
+                "SELECT COUNT(*) FROM (SELECT f.rowid FROM recipes_fts f WHERE f.recipes_fts MATCH '\"$PREFIX2\"*' ORDER BY f.rowid DESC LIMIT 21)" |
+                sqlite3 "$f" 2>&1 | grep -v '^21$'
         fi
         echo '```'
         echo

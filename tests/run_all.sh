@@ -4,13 +4,13 @@
 # Phases, in order, each with a header line and a time limit:
 #   build           make
 #   unit            make unit
-#   api-sqlite      tests/run_api.sh sqlite       (build/souk)
-#   api-pgsql       tests/run_api.sh pgsql        (build/souk)
-#   fuzz            make fuzz-run, FUZZ_SECONDS=10 (skipped, with a message, until fuzz/fuzz.mk exists)
+#   api-sqlite      tests/run_api.sh sqlite       (build/souk)     \ these two run side by side
+#   api-pgsql       tests/run_api.sh pgsql        (build/souk)     / (SOUK_TEST_SERIAL=1: one by one)
+#   fuzz            make fuzz-run, FUZZ_SECONDS=5 (skipped, with a message, until fuzz/fuzz.mk exists)
 #   asan-build      make asan                     (build/asan: AddressSanitizer + UBSan)
 #   asan-unit       make V=asan unit              \  with ASAN_OPTIONS=detect_leaks=1 and
 #   asan-api-sqlite tests/run_api.sh sqlite        > UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-#   asan-api-pgsql  tests/run_api.sh pgsql        /  (build/asan/souk)
+#   asan-api-pgsql  tests/run_api.sh pgsql        /  (build/asan/souk; side by side too)
 #
 # One throwaway PostgreSQL 15 cluster and one Redis (tests/lib/services.sh) serve every phase;
 # SOUK_TEST_PG_URL and SOUK_TEST_REDIS_URL are exported. Everything started here is stopped on
@@ -29,6 +29,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 
 LOG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/souk-test-logs.XXXXXX") || exit 2
 PHASE_PID=
+PAIR_PIDS=
 TAIL_PID=
 TOTAL_PASSED=0
 TOTAL_FAILED=0
@@ -37,6 +38,8 @@ T0=$(date +%s)
 
 cleanup() {
     [ -n "$PHASE_PID" ] && kill -TERM "$PHASE_PID" 2>/dev/null && wait "$PHASE_PID" 2>/dev/null
+    for p in $PAIR_PIDS; do kill -TERM "$p" 2>/dev/null; done
+    for p in $PAIR_PIDS; do wait "$p" 2>/dev/null; done
     [ -n "$TAIL_PID" ] && kill "$TAIL_PID" 2>/dev/null
     svc_stop_all
     rm -rf "$LOG_DIR"
@@ -114,12 +117,47 @@ unit_phase() {
 
 # API tests: run_api.sh's `api[DB]: P passed, F failed, S skipped` line.
 api_phase() {
-    local name=$1 rc passed failed
     run_phase "$@"
-    rc=$?
-    passed=$(log_sum "$name" 's/^api\[[a-z]*\]: \([0-9]*\) passed.*/\1/p')
-    failed=$(log_sum "$name" 's/^api\[[a-z]*\]: [0-9]* passed, \([0-9]*\) failed.*/\1/p')
-    count "$name" "$rc" "$passed" "$failed"
+    api_count "$1" $?
+}
+
+api_count() { # NAME RC
+    local passed failed
+    passed=$(log_sum "$1" 's/^api\[[a-z]*\]: \([0-9]*\) passed.*/\1/p')
+    failed=$(log_sum "$1" 's/^api\[[a-z]*\]: [0-9]* passed, \([0-9]*\) failed.*/\1/p')
+    count "$1" "$2" "$passed" "$failed"
+}
+
+# api_pair SECONDS BIN NAME_SQLITE NAME_PGSQL: the API tests on SQLite and on PostgreSQL at the
+# same time (every test server has its own data folder or database, so they share nothing but
+# the machine), then both logs one after the other. SOUK_TEST_SERIAL=1 runs them one by one.
+api_pair() {
+    local secs=$1 bin=$2 n1=$3 n2=$4 start rc1 rc2 p1 p2
+    if [ -n "${SOUK_TEST_SERIAL:-}" ] || ! wanted "$n1" || ! wanted "$n2"; then
+        wanted "$n1" && api_phase "$n1" "$secs" env SOUK_BIN="$bin" tests/run_api.sh sqlite
+        wanted "$n2" && api_phase "$n2" "$secs" env SOUK_BIN="$bin" tests/run_api.sh pgsql
+        return 0
+    fi
+    start=$(date +%s)
+    echo
+    echo "==== [$n1 + $n2] tests/run_api.sh sqlite and pgsql side by side, SOUK_BIN=$bin (limit ${secs}s) ===="
+    timeout -k 15 "$secs" env SOUK_BIN="$bin" tests/run_api.sh sqlite >"$LOG_DIR/$n1.log" 2>&1 </dev/null &
+    p1=$!
+    timeout -k 15 "$secs" env SOUK_BIN="$bin" tests/run_api.sh pgsql >"$LOG_DIR/$n2.log" 2>&1 </dev/null &
+    p2=$!
+    PAIR_PIDS="$p1 $p2"
+    wait "$p1"
+    rc1=$?
+    wait "$p2"
+    rc2=$?
+    PAIR_PIDS=
+    for n in "$n1" "$n2"; do
+        echo "---- [$n] output ----"
+        cat "$LOG_DIR/$n.log"
+    done
+    echo "==== [$n1] exit $rc1, [$n2] exit $rc2, in $(($(date +%s) - start))s ===="
+    api_count "$n1" "$rc1"
+    api_count "$n2" "$rc2"
 }
 
 fuzz_phase() {
@@ -129,7 +167,7 @@ fuzz_phase() {
         echo "==== [fuzz] skipped: fuzz/fuzz.mk does not exist yet ===="
         return 0
     fi
-    step fuzz 600 env FUZZ_SECONDS=10 make --no-print-directory fuzz-run
+    step fuzz 600 env FUZZ_SECONDS=${FUZZ_SECONDS:-5} make --no-print-directory fuzz-run
 }
 
 start_services() {
@@ -152,8 +190,7 @@ main() {
         count services 1 0 1; summary; return 1
     fi
     wanted unit && unit_phase unit 600 make --no-print-directory -j"$JOBS" unit
-    wanted api-sqlite && api_phase api-sqlite 1200 env SOUK_BIN="$ROOT/build/souk" tests/run_api.sh sqlite
-    wanted api-pgsql && api_phase api-pgsql 1200 env SOUK_BIN="$ROOT/build/souk" tests/run_api.sh pgsql
+    api_pair 1200 "$ROOT/build/souk" api-sqlite api-pgsql
     fuzz_phase
 
     if wanted asan-build || wanted asan-unit || wanted asan-api-sqlite || wanted asan-api-pgsql; then
@@ -161,10 +198,7 @@ main() {
             export ASAN_OPTIONS=detect_leaks=1
             export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
             wanted asan-unit && unit_phase asan-unit 900 make --no-print-directory V=asan unit
-            wanted asan-api-sqlite && api_phase asan-api-sqlite 1800 \
-                env SOUK_BIN="$ROOT/build/asan/souk" tests/run_api.sh sqlite
-            wanted asan-api-pgsql && api_phase asan-api-pgsql 1800 \
-                env SOUK_BIN="$ROOT/build/asan/souk" tests/run_api.sh pgsql
+            api_pair 1800 "$ROOT/build/asan/souk" asan-api-sqlite asan-api-pgsql
         fi
     fi
     summary

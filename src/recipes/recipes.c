@@ -25,9 +25,11 @@
  * on PostgreSQL, public_match() here on SQLite), which the search
  * post-filter combines with the access rule (recipes_http.c).
  *
- * Thread safety: no state but an atomic generation counter.
+ * Thread safety: an atomic generation counter and the prefix expansion
+ * cache (its own mutex); nothing else is shared.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -380,15 +382,116 @@ static void pg_fts(struct arena *a, struct fts *f)
     f->pub = pub;
 }
 
-/* SQLite: "w1"* AND "w2"*, a one-letter word as the exact term "w". */
-static void sqlite_expr(struct arena *a, struct fts *f)
+/* ---- SQLite: a word's prefix as exact terms, cached ----------------------------------
+ * FTS5 reads an exact term's doclist lazily, in rowid order, so an
+ * FTS-driven page stops after about page_size matches; a prefix query
+ * longer than the prefix indexes (3 characters) first merges the doclist
+ * of every term it covers, O(matches) per query (5 ms for "chickpea"* at
+ * 1M recipes). So a word of 4+ characters is expanded into the terms it
+ * covers ("chickpea" OR "chickpeas"), read from recipes_fts_vocab (which
+ * itself counts whole doclists: O(matches)) at most once per
+ * EXPAND_TTL_US per word and node, and again after any recipe write on
+ * this node (recipes_generation). A recipe written on another node with a
+ * new term is found by its prefixes within the TTL, by its exact words at
+ * once (the word itself is always one of the terms). More than
+ * FTS_TERMS_MAX terms: the prefix query. Thread safety: XC.mu. */
+#define FTS_TERMS_MAX   64
+#define EXPAND_SLOTS    256
+#define EXPAND_TTL_US   (INT64_C(5) * 1000000)
+
+static struct {
+    pthread_mutex_t mu;
+    struct {
+        char *word;
+        char *expr;
+        int64_t at;
+        unsigned long gen;
+    } slot[EXPAND_SLOTS];
+} XC = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static unsigned expand_slot(const char *w)
+{
+    unsigned h = 2166136261u;
+
+    for (; *w; w++)
+        h = (h ^ (unsigned char)*w) * 16777619u;
+    return h % EXPAND_SLOTS;
+}
+
+static const char *expand_get(struct arena *a, const char *w)
+{
+    unsigned s = expand_slot(w);
+    const char *out = NULL;
+
+    pthread_mutex_lock(&XC.mu);
+    if (XC.slot[s].word && !strcmp(XC.slot[s].word, w) && XC.slot[s].gen == recipes_generation() &&
+        clock_mono_us() - XC.slot[s].at < EXPAND_TTL_US)
+        out = arena_strdup(a, XC.slot[s].expr);
+    pthread_mutex_unlock(&XC.mu);
+    return out;
+}
+
+static void expand_put(const char *w, const char *expr, unsigned long gen)
+{
+    unsigned s = expand_slot(w);
+
+    pthread_mutex_lock(&XC.mu);
+    free(XC.slot[s].word);
+    free(XC.slot[s].expr);
+    XC.slot[s].word = xstrdup(w);
+    XC.slot[s].expr = xstrdup(expr);
+    XC.slot[s].at = clock_mono_us();
+    XC.slot[s].gen = gen;
+    pthread_mutex_unlock(&XC.mu);
+}
+
+/* The FTS5 expression of one word of 4+ characters. */
+static int expand_word(struct db_conn *c, struct arena *a, const char *w, const char **expr,
+                       struct souk_errinfo *ei)
+{
+    unsigned long gen = recipes_generation();
+    struct db_res *res = NULL;
+    char *e;
+    int n, err;
+
+    if ((*expr = expand_get(a, w)))
+        return 0;
+    err = db_query(c,
+                   "SELECT term FROM recipes_fts_vocab WHERE term >= $1 AND term < $2 "
+                   "ORDER BY term LIMIT 65",
+                   DB_PARAMS(DBT(w), DBT(arena_sprintf(a, "%s\xf4\x8f\xbf\xbf", w))), &res, ei);
+    if (err)
+        return err;
+    n = db_nrows(res);
+    e = arena_sprintf(a, "\"%s\"", w);
+    for (int i = 0; i < n && n <= FTS_TERMS_MAX; i++)
+        if (strcmp(db_get(res, i, 0), w) != 0) /* the word itself is always there */
+            e = arena_sprintf(a, "%s OR \"%s\"", e, db_get(res, i, 0));
+    db_res_free(res);
+    *expr = n > FTS_TERMS_MAX ? arena_sprintf(a, "\"%s\"*", w) : arena_sprintf(a, "(%s)", e);
+    expand_put(w, *expr, gen);
+    return 0;
+}
+
+/* SQLite: the words ANDed: a one-letter word as the exact term "w", two or
+ * three letters as a prefix query "ch"* (prefix index), longer ones as
+ * their terms (expand_word). */
+static int sqlite_expr(struct db_conn *c, struct arena *a, struct fts *f, struct souk_errinfo *ei)
 {
     char *all = "";
+    int err;
 
-    for (int i = 0; i < f->nwords; i++)
-        all = arena_sprintf(a, "%s%s\"%s\"%s", all, i ? " AND " : "", f->words[i],
-                            word_is_prefix(f->words[i]) ? "*" : "");
+    for (int i = 0; i < f->nwords; i++) {
+        const char *w = f->words[i], *e;
+        size_t nc = word_chars(w);
+        if (nc > 3 && (err = expand_word(c, a, w, &e, ei)))
+            return err;
+        if (nc <= 3)
+            e = arena_sprintf(a, "\"%s\"%s", w, nc >= RECIPE_Q_PREFIX_MIN ? "*" : "");
+        all = arena_sprintf(a, "%s%s%s", all, i ? " AND " : "", e);
+    }
     f->all = all;
+    return 0;
 }
 
 static int orders_by_created(enum recipe_order o)
@@ -411,7 +514,8 @@ static int sqlite_fts(struct db_conn *c, struct arena *a, enum recipe_order o, i
     int64_t rows, cap;
     int err;
 
-    sqlite_expr(a, f);
+    if ((err = sqlite_expr(c, a, f, ei)))
+        return err;
     f->plan = FTS_DRIVE;
     if (orders_by_created(o))
         return 0;
