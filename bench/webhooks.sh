@@ -123,7 +123,7 @@ run_db() { # $1 = sqlite|pgsql
 
 section() {
     echo "<!-- bench/webhooks.sh -->"
-    echo "### Verified webhooks per second"
+    echo "## Webhooks: verified webhooks per second (bench/webhooks.sh)"
     echo
     echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, ${SECS}s per run, $SESSIONS checkout sessions; each request"
     echo "a distinct signed \`checkout.session.completed\`: signature + inbox insert + match + transaction."
