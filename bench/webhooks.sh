@@ -98,7 +98,6 @@ run_db() { # $1 = sqlite|pgsql
     local db=$1 url events out req rps lat non2xx inbox
     rm -rf "$WORK/data"; mkdir -p "$WORK/data"
     if [ "$db" = pgsql ]; then
-        [ -n "${SOUK_TEST_PG_URL:-}" ] || svc_pg_start >/dev/null
         BENCH_DB=souk_bench_wh_$$
         psql "$SOUK_TEST_PG_URL" -qc "CREATE DATABASE $BENCH_DB" >/dev/null
         url="${SOUK_TEST_PG_URL%/*}/$BENCH_DB"
@@ -134,6 +133,11 @@ section() {
     echo "<!-- /bench/webhooks.sh -->"
 }
 
+# PostgreSQL is started here, in this shell, not inside $(section)'s subshell: the EXIT trap
+# must know the cluster to stop it.
+if [[ " $DBS " == *" pgsql "* ]] && [ -z "${SOUK_TEST_PG_URL:-}" ]; then
+    svc_pg_start >/dev/null || { echo "bench/webhooks.sh: PostgreSQL did not start" >&2; exit 1; }
+fi
 RESULT=$(section)
 echo "$RESULT"
 if [ "$WRITE" = 1 ]; then

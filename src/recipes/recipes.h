@@ -162,7 +162,7 @@ struct recipe_viewer {
     int role;            /* enum auth_role */
 };
 
-/* Hook for auctions (a later issue): sets *exclusive when the recipe is
+/* Hook for auctions (src/auctions installs it): sets *exclusive when the recipe is
  * exclusive now (auction running or sold), and *winner when `user_id`
  * (may be NULL) is its paying winner. Called only for viewers who are not
  * the owner or staff. Register before the server starts. */
