@@ -178,6 +178,10 @@ for s, _ in held:
 print(f"{streams} open SSE streams on one node: RSS {before / 1024:.1f} MiB -> "
       f"{after / 1024:.1f} MiB, {(after - before) / streams:.1f} KiB per stream.")
 PY
+# report runs in a pipeline's subshell, where the EXIT trap's PIDS cannot see this server:
+# stop it here.
+kill "$SERVE_PID" 2>/dev/null
+wait "$SERVE_PID" 2>/dev/null
 }
 
 report | tee "$WORK/section.md"
