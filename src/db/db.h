@@ -88,6 +88,8 @@ void db_res_free(struct db_res *r);                          /* accepts NULL */
  * transaction has committed (in the same thread). */
 typedef int (*db_tx_fn)(struct db_conn *c, void *arg, struct souk_errinfo *ei);
 int db_tx_run(struct db *db, db_tx_fn fn, void *arg, struct souk_errinfo *ei);
+/* One round trip to the database (readiness checks). 0 when it answered. */
+int db_ping(struct db *db, struct souk_errinfo *ei);
 /* Runs fn on a connection without a transaction (autocommit statements). */
 int db_run(struct db *db, db_tx_fn fn, void *arg, struct souk_errinfo *ei);
 /* Inside db_tx_run: run hook(arg) after a successful COMMIT; `arg` is freed

@@ -169,3 +169,14 @@ int db_run(struct db *db, db_tx_fn fn, void *arg, struct souk_errinfo *ei)
     db_release(c);
     return err;
 }
+
+static int ping(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    (void)arg;
+    return db_query(c, "SELECT 1", DB_NOPARAMS, NULL, ei);
+}
+
+int db_ping(struct db *db, struct souk_errinfo *ei)
+{
+    return db_run(db, ping, NULL, ei);
+}

@@ -24,12 +24,6 @@ static int get_healthz(struct http_req *req)
     return http_json(req, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-static int select_one(struct db_conn *c, void *arg, struct souk_errinfo *ei)
-{
-    (void)arg;
-    return db_query(c, "SELECT 1", DB_NOPARAMS, NULL, ei);
-}
-
 static int get_readyz(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
@@ -37,7 +31,7 @@ static int get_readyz(struct http_req *req)
         return http_problem(req, souk_fail(&ei, SOUK_UNAVAILABLE, "shutting down"), &ei);
     if (!req->db)
         return http_problem(req, souk_fail(&ei, SOUK_UNAVAILABLE, "no database"), &ei);
-    int err = db_run(req->db, select_one, NULL, &ei);
+    int err = db_ping(req->db, &ei);
     if (err)
         return http_problem(req, SOUK_UNAVAILABLE, &ei);
     return http_json(req, 200, json_pack("{s:s}", "status", "ready"));

@@ -15,17 +15,14 @@
 #include <string.h>
 
 #include "auth/policy.h"
-#include "core/clock.h"
 #include "core/json.h"
 #include "core/uuid.h"
 #include "db/db.h"
 #include "http/http.h"
+#include "jobs/internal.h"
 #include "jobs/jobs.h"
 
-#define JOB_COLS                                                                                   \
-    "id, kind, state, attempt, max_attempts, run_at, created_at, started_at, "                     \
-    "finished_at, last_error, unique_key, payload, locked_by"
-
+/* A row of JOBS_COLS (jobs/internal.h) as the API's job object. */
 static json_t *job_json(const struct db_res *r, int i)
 {
     json_t *payload = json_loads(db_get(r, i, 11) ? db_get(r, i, 11) : "{}", 0, NULL);
@@ -44,36 +41,9 @@ static json_t *job_json(const struct db_res *r, int i)
 /* ---- GET /api/admin/jobs/ ------------------------------------------------- */
 
 struct list_q {
-    const char *state, *kind, *after; /* after: cursor id */
-    int backwards, limit;
+    struct jobs_page_q page;
     struct db_res *counts, *rows;
 };
-
-static int list_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
-{
-    struct list_q *q = arg;
-    const char *sql;
-    int err;
-
-    err = db_query(c,
-                   "SELECT kind, state, count(*) FROM jobs GROUP BY kind, state "
-                   "ORDER BY kind, state",
-                   DB_NOPARAMS, &q->counts, ei);
-    if (err)
-        return err;
-    /* COALESCE($2, kind) = kind: no kind filter when $2 is NULL */
-    if (!q->after)
-        return db_query(c,
-                        "SELECT " JOB_COLS " FROM jobs WHERE state = $1 AND "
-                        "COALESCE($2, kind) = kind ORDER BY id DESC LIMIT $3",
-                        DB_PARAMS(DBT(q->state), DBT(q->kind), DBI(q->limit)), &q->rows, ei);
-    sql = q->backwards ? "SELECT " JOB_COLS " FROM jobs WHERE state = $1 AND COALESCE($2, kind) "
-                         "= kind AND id > $4 ORDER BY id ASC LIMIT $3"
-                       : "SELECT " JOB_COLS " FROM jobs WHERE state = $1 AND COALESCE($2, kind) "
-                         "= kind AND id < $4 ORDER BY id DESC LIMIT $3";
-    return db_query(c, sql, DB_PARAMS(DBT(q->state), DBT(q->kind), DBI(q->limit), DBT(q->after)),
-                    &q->rows, ei);
-}
 
 static json_t *counts_json(const struct db_res *r)
 {
@@ -94,24 +64,24 @@ static int list_parse(struct http_req *req, struct page *pg, struct list_q *q,
 
     if ((err = page_parse(req, pg, ei)))
         return err;
-    q->state = http_query(req, "state") ? http_query(req, "state") : "dead";
-    q->kind = http_query(req, "kind");
+    q->page.state = http_query(req, "state") ? http_query(req, "state") : "dead";
+    q->page.kind = http_query(req, "kind");
     int ok = 0;
     for (int i = 0; states[i]; i++)
-        ok |= !strcmp(states[i], q->state);
+        ok |= !strcmp(states[i], q->page.state);
     if (!ok) {
         souk_errinfo_field(ei, "state", "Expected pending, running, done or dead.");
         return souk_fail(ei, SOUK_INVALID, "bad state filter");
     }
     if (pg->cursor) {
-        q->after = json_string_value(json_object_get(pg->cursor, "id"));
-        if (!q->after || !uuid_valid(q->after)) {
+        q->page.after = json_string_value(json_object_get(pg->cursor, "id"));
+        if (!q->page.after || !uuid_valid(q->page.after)) {
             souk_errinfo_field(ei, "cursor", "Invalid cursor.");
             return souk_fail(ei, SOUK_INVALID, "bad cursor");
         }
     }
-    q->backwards = pg->backwards;
-    q->limit = pg->size + 1;
+    q->page.backwards = pg->backwards;
+    q->page.limit = pg->size + 1;
     return 0;
 }
 
@@ -122,7 +92,7 @@ static json_t *list_page(struct http_req *req, const struct page *pg, const stru
     json_t *results = json_array(), *next = NULL, *prev = NULL, *env;
 
     for (int k = 0; k < shown; k++) {
-        int i = q->backwards ? shown - 1 - k : k;
+        int i = q->page.backwards ? shown - 1 - k : k;
         json_array_append_new(results, job_json(q->rows, i));
     }
     const char *first =
@@ -130,9 +100,9 @@ static json_t *list_page(struct http_req *req, const struct page *pg, const stru
     const char *last =
         shown ? json_string_value(json_object_get(json_array_get(results, (size_t)shown - 1), "id"))
               : NULL;
-    if (last && (q->backwards || more))
+    if (last && (q->page.backwards || more))
         next = json_pack("{s:s, s:s}", "id", last, "d", "n");
-    if (first && (q->backwards ? more : pg->cursor != NULL))
+    if (first && (q->page.backwards ? more : pg->cursor != NULL))
         prev = json_pack("{s:s, s:s}", "id", first, "d", "p");
     char *nc = next ? page_cursor_encode(req, next) : NULL;
     char *pc = prev ? page_cursor_encode(req, prev) : NULL;
@@ -153,7 +123,7 @@ static int jobs_list_get(struct http_req *req)
 
     if ((err = policy_admin(req, &ei)) || (err = list_parse(req, &pg, &q, &ei)))
         return http_problem(req, err, &ei);
-    if ((err = db_run(req->db, list_tx, &q, &ei))) {
+    if ((err = jobs_admin_list(req->db, &q.page, &q.counts, &q.rows, &ei))) {
         db_res_free(q.counts);
         db_res_free(q.rows);
         return http_problem(req, err, &ei);
@@ -166,33 +136,20 @@ static int jobs_list_get(struct http_req *req)
 
 /* ---- one job ---------------------------------------------------------------- */
 
-struct one_q {
-    const char *id;
-    struct db_res *r;
-};
-
-static int one_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
-{
-    struct one_q *q = arg;
-
-    return db_query(c, "SELECT " JOB_COLS " FROM jobs WHERE id = $1", DB_PARAMS(DBT(q->id)), &q->r,
-                    ei);
-}
-
 static int job_respond(struct http_req *req, const char *id, int status)
 {
     struct souk_errinfo ei = {0};
-    struct one_q q = {id, NULL};
-    int err = db_run(req->db, one_tx, &q, &ei);
+    struct db_res *r = NULL;
+    int err = jobs_admin_get(req->db, id, &r, &ei);
 
-    if (!err && db_nrows(q.r) == 0)
+    if (!err && db_nrows(r) == 0)
         err = souk_fail(&ei, SOUK_NOT_FOUND, "no such job");
     if (err) {
-        db_res_free(q.r);
+        db_res_free(r);
         return http_problem(req, err, &ei);
     }
-    json_t *j = job_json(q.r, 0);
-    db_res_free(q.r);
+    json_t *j = job_json(r, 0);
+    db_res_free(r);
     return http_json(req, status, j);
 }
 
@@ -227,18 +184,6 @@ struct enqueue_in {
     char id[37];
 };
 
-static int enqueue_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
-{
-    struct enqueue_in *in = arg;
-    int64_t run_at = in->delay_ms ? clock_now_us() + in->delay_ms * 1000 : 0;
-    int err = job_enqueue(c, in->kind, in->payload, run_at, in->unique_key, in->id, ei);
-
-    if (!err && in->max_attempts > 0)
-        err = db_exec(c, "UPDATE jobs SET max_attempts = $2 WHERE id = $1 AND attempt = 0",
-                      DB_PARAMS(DBT(in->id), DBI(in->max_attempts)), NULL, ei);
-    return err;
-}
-
 static int enqueue_parse(struct http_req *req, struct enqueue_in *in, struct souk_errinfo *ei)
 {
     json_t *body;
@@ -269,7 +214,8 @@ static int enqueue_post(struct http_req *req)
     if (!err)
         err = enqueue_parse(req, &in, &ei);
     if (!err)
-        err = db_tx_run(req->db, enqueue_tx, &in, &ei);
+        err = jobs_admin_enqueue(req->db, in.kind, in.payload, in.delay_ms, in.unique_key,
+                                 in.max_attempts, in.id, &ei);
     if (err)
         return http_problem(req, err, &ei);
     return job_respond(req, in.id, 201);

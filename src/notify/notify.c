@@ -17,7 +17,10 @@
  * Wire format on Redis: {"o": origin node, "u": user id, "i": notification
  * id, "t": type, "d": the notification as JSON text}.
  *
- * Thread safety: notify() and the hook from any thread (the publishing
+ * The reads and updates behind notify_http.c (notify_list, notify_mark_read,
+ * notify_replay; notify/internal.h) are here too: SQL stays in this file.
+ *
+ * Thread safety: the query functions are stateless; notify() and the hook from any thread (the publishing
  * connection is behind a mutex); notify_init / notify_shutdown from the
  * main thread.
  */
@@ -330,4 +333,92 @@ void notify_shutdown(void)
     N.pub = NULL;
     pthread_mutex_unlock(&N.pub_mu);
     N.redis_on = 0;
+}
+
+/* ---- queries for notify_http.c (notify/internal.h) -------------------------- */
+
+struct list_arg {
+    const struct notify_page_q *q;
+    struct db_res **out;
+};
+
+static int list_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    const struct list_arg *a = arg;
+    const struct notify_page_q *q = a->q;
+    /* $2 = 1 keeps only unread ones */
+    static const char *const first =
+        "SELECT " NOTIFY_COLS " FROM notifications WHERE user_id = $1 AND "
+        "($2 = 0 OR read_at IS NULL) ORDER BY id DESC LIMIT $3";
+    static const char *const fwd =
+        "SELECT " NOTIFY_COLS " FROM notifications WHERE user_id = $1 AND "
+        "($2 = 0 OR read_at IS NULL) AND id < $4 ORDER BY id DESC LIMIT $3";
+    static const char *const back =
+        "SELECT " NOTIFY_COLS " FROM notifications WHERE user_id = $1 AND "
+        "($2 = 0 OR read_at IS NULL) AND id > $4 ORDER BY id ASC LIMIT $3";
+
+    if (!q->after)
+        return db_query(c, first, DB_PARAMS(DBT(q->user), DBI(q->unread), DBI(q->limit)), a->out,
+                        ei);
+    return db_query(c, q->backwards ? back : fwd,
+                    DB_PARAMS(DBT(q->user), DBI(q->unread), DBI(q->limit), DBT(q->after)), a->out,
+                    ei);
+}
+
+int notify_list(struct db *db, const struct notify_page_q *q, struct db_res **out,
+                struct souk_errinfo *ei)
+{
+    struct list_arg a = {q, out};
+
+    *out = NULL;
+    return db_run(db, list_tx, &a, ei);
+}
+
+struct read_arg {
+    const char *id, *user;
+    struct db_res **out;
+};
+
+static int read_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    const struct read_arg *a = arg;
+
+    return db_query(c,
+                    "UPDATE notifications SET read_at = COALESCE(read_at, $3) "
+                    "WHERE id = $1 AND user_id = $2 RETURNING " NOTIFY_COLS,
+                    DB_PARAMS(DBT(a->id), DBT(a->user), DBI(clock_now_us())), a->out, ei);
+}
+
+int notify_mark_read(struct db *db, const char *id, const char *user_id, struct db_res **out,
+                     struct souk_errinfo *ei)
+{
+    struct read_arg a = {id, user_id, out};
+
+    *out = NULL;
+    return db_tx_run(db, read_tx, &a, ei);
+}
+
+struct replay_arg {
+    const char *user, *after;
+    int max;
+    struct db_res **out;
+};
+
+static int replay_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    const struct replay_arg *a = arg;
+
+    return db_query(c,
+                    "SELECT " NOTIFY_COLS " FROM notifications WHERE user_id = $1 AND id > $2 "
+                    "ORDER BY id ASC LIMIT $3",
+                    DB_PARAMS(DBT(a->user), DBT(a->after), DBI(a->max)), a->out, ei);
+}
+
+int notify_replay(struct db *db, const char *user_id, const char *after, int max,
+                  struct db_res **out, struct souk_errinfo *ei)
+{
+    struct replay_arg a = {user_id, after, max, out};
+
+    *out = NULL;
+    return db_run(db, replay_tx, &a, ei);
 }

@@ -22,7 +22,6 @@
 
 #include "auth/policy.h"
 #include "core/arena.h"
-#include "core/clock.h"
 #include "core/uuid.h"
 #include "db/db.h"
 #include "http/http.h"
@@ -30,8 +29,8 @@
 #include "notify/notify.h"
 
 #define NOTIFY_REPLAY_MAX 1000
-#define NOTE_COLS         "id, type, payload, created_at, read_at"
 
+/* A row of NOTIFY_COLS (notify/internal.h) as the API's object. */
 static json_t *row_json(const struct db_res *r, int i)
 {
     return notify_json(db_get(r, i, 0), db_get(r, i, 1), db_get(r, i, 2), db_int(r, i, 3),
@@ -41,32 +40,9 @@ static json_t *row_json(const struct db_res *r, int i)
 /* ---- GET /api/notifications/ ---------------------------------------------- */
 
 struct list_q {
-    const char *user, *after;
-    int unread, backwards, limit;
+    struct notify_page_q page;
     struct db_res *rows;
 };
-
-static int list_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
-{
-    struct list_q *q = arg;
-    /* $2 = 1 keeps only unread ones */
-    static const char *const first =
-        "SELECT " NOTE_COLS " FROM notifications WHERE user_id = $1 AND "
-        "($2 = 0 OR read_at IS NULL) ORDER BY id DESC LIMIT $3";
-    static const char *const fwd =
-        "SELECT " NOTE_COLS " FROM notifications WHERE user_id = $1 AND "
-        "($2 = 0 OR read_at IS NULL) AND id < $4 ORDER BY id DESC LIMIT $3";
-    static const char *const back =
-        "SELECT " NOTE_COLS " FROM notifications WHERE user_id = $1 AND "
-        "($2 = 0 OR read_at IS NULL) AND id > $4 ORDER BY id ASC LIMIT $3";
-
-    if (!q->after)
-        return db_query(c, first, DB_PARAMS(DBT(q->user), DBI(q->unread), DBI(q->limit)), &q->rows,
-                        ei);
-    return db_query(c, q->backwards ? back : fwd,
-                    DB_PARAMS(DBT(q->user), DBI(q->unread), DBI(q->limit), DBT(q->after)), &q->rows,
-                    ei);
-}
 
 static int list_parse(struct http_req *req, struct page *pg, struct list_q *q,
                       struct souk_errinfo *ei)
@@ -77,21 +53,21 @@ static int list_parse(struct http_req *req, struct page *pg, struct list_q *q,
     if ((err = page_parse(req, pg, ei)))
         return err;
     if (unread && !strcmp(unread, "true"))
-        q->unread = 1;
+        q->page.unread = 1;
     else if (unread && strcmp(unread, "false") != 0) {
         souk_errinfo_field(ei, "unread", "Expected true or false.");
         return souk_fail(ei, SOUK_INVALID, "bad unread filter");
     }
     if (pg->cursor) {
-        q->after = json_string_value(json_object_get(pg->cursor, "id"));
-        if (!q->after || !uuid_valid(q->after)) {
+        q->page.after = json_string_value(json_object_get(pg->cursor, "id"));
+        if (!q->page.after || !uuid_valid(q->page.after)) {
             souk_errinfo_field(ei, "cursor", "Invalid cursor.");
             return souk_fail(ei, SOUK_INVALID, "bad cursor");
         }
     }
-    q->user = req->user->id;
-    q->backwards = pg->backwards;
-    q->limit = pg->size + 1;
+    q->page.user = req->user->id;
+    q->page.backwards = pg->backwards;
+    q->page.limit = pg->size + 1;
     return 0;
 }
 
@@ -102,15 +78,15 @@ static json_t *list_page(struct http_req *req, const struct page *pg, const stru
     const char *first = NULL, *last = NULL;
 
     for (int k = 0; k < shown; k++) {
-        int i = q->backwards ? shown - 1 - k : k;
+        int i = q->page.backwards ? shown - 1 - k : k;
         json_array_append_new(results, row_json(q->rows, i));
         if (k == 0)
             first = db_get(q->rows, i, 0);
         last = db_get(q->rows, i, 0);
     }
-    if (last && (q->backwards || more))
+    if (last && (q->page.backwards || more))
         next = json_pack("{s:s, s:s}", "id", last, "d", "n");
-    if (first && (q->backwards ? more : pg->cursor != NULL))
+    if (first && (q->page.backwards ? more : pg->cursor != NULL))
         prev = json_pack("{s:s, s:s}", "id", first, "d", "p");
     char *nc = next ? page_cursor_encode(req, next) : NULL;
     char *pc = prev ? page_cursor_encode(req, prev) : NULL;
@@ -128,7 +104,7 @@ static int notifications_get(struct http_req *req)
 
     if ((err = policy_user(req, &ei)) || (err = list_parse(req, &pg, &q, &ei)))
         return http_problem(req, err, &ei);
-    if ((err = db_run(req->db, list_tx, &q, &ei))) {
+    if ((err = notify_list(req->db, &q.page, &q.rows, &ei))) {
         db_res_free(q.rows);
         return http_problem(req, err, &ei);
     }
@@ -139,71 +115,39 @@ static int notifications_get(struct http_req *req)
 
 /* ---- POST /api/notifications/{id}/read/ --------------------------------------- */
 
-struct read_q {
-    const char *id, *user;
-    struct db_res *r;
-};
-
-static int read_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
-{
-    struct read_q *q = arg;
-
-    return db_query(c,
-                    "UPDATE notifications SET read_at = COALESCE(read_at, $3) "
-                    "WHERE id = $1 AND user_id = $2 RETURNING " NOTE_COLS,
-                    DB_PARAMS(DBT(q->id), DBT(q->user), DBI(clock_now_us())), &q->r, ei);
-}
-
 static int notification_read_post(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
-    struct read_q q = {http_param(req, 0), NULL, NULL};
+    struct db_res *r = NULL;
     int err = policy_user(req, &ei);
 
-    if (!err) {
-        q.user = req->user->id;
-        err = db_tx_run(req->db, read_tx, &q, &ei);
-    }
-    if (!err && db_nrows(q.r) == 0)
+    if (!err)
+        err = notify_mark_read(req->db, http_param(req, 0), req->user->id, &r, &ei);
+    if (!err && db_nrows(r) == 0)
         err = souk_fail(&ei, SOUK_NOT_FOUND, "no such notification");
     if (err) {
-        db_res_free(q.r);
+        db_res_free(r);
         return http_problem(req, err, &ei);
     }
-    json_t *j = row_json(q.r, 0);
-    db_res_free(q.r);
+    json_t *j = row_json(r, 0);
+    db_res_free(r);
     return http_json(req, 200, j);
 }
 
 /* ---- GET /api/events/ --------------------------------------------------------- */
 
-struct replay_q {
-    const char *user, *after;
-    struct db_res *r;
-};
-
-static int replay_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
-{
-    struct replay_q *q = arg;
-
-    return db_query(c,
-                    "SELECT " NOTE_COLS " FROM notifications WHERE user_id = $1 AND id > $2 "
-                    "ORDER BY id ASC LIMIT $3",
-                    DB_PARAMS(DBT(q->user), DBT(q->after), DBI(NOTIFY_REPLAY_MAX)), &q->r, ei);
-}
-
 /* The SSE text of the stored events after `after` (arena), or NULL. */
 static int replay_text(struct http_req *req, const char *after, char **out, struct souk_errinfo *ei)
 {
-    struct replay_q q = {req->user->id, after, NULL};
+    struct db_res *r = NULL;
     size_t len = 0;
-    int err = db_run(req->db, replay_tx, &q, ei);
+    int err = notify_replay(req->db, req->user->id, after, NOTIFY_REPLAY_MAX, &r, ei);
 
     *out = NULL;
-    for (int i = 0; !err && i < db_nrows(q.r); i++) {
-        json_t *j = row_json(q.r, i);
+    for (int i = 0; !err && i < db_nrows(r); i++) {
+        json_t *j = row_json(r, i);
         char *data = json_dumps(j, JSON_COMPACT);
-        char *frame = notify_sse_frame(db_get(q.r, i, 0), db_get(q.r, i, 1), data ? data : "{}");
+        char *frame = notify_sse_frame(db_get(r, i, 0), db_get(r, i, 1), data ? data : "{}");
         size_t n = strlen(frame);
         char *grown = arena_alloc(req->arena, len + n + 1);
         if (*out)
@@ -215,7 +159,7 @@ static int replay_text(struct http_req *req, const char *after, char **out, stru
         free(data);
         json_decref(j);
     }
-    db_res_free(q.r);
+    db_res_free(r);
     return err;
 }
 

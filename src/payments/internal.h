@@ -131,6 +131,18 @@ int sbx_event_get(struct db_conn *tx, const struct sbx_req *in, struct sbx_resp 
  * {"message"}), 404, 409 (not open), 400 (bad card number). */
 int sbx_checkout_pay(struct db_conn *tx, const struct sbx_req *in, struct sbx_resp *out,
                      struct souk_errinfo *ei);
+/* Idempotency-Key storage (sandbox_idempotency), inside the caller's
+ * transaction. find: *found when the key is stored; *same when its request
+ * fingerprint matches, and then out gets the stored answer (body a new
+ * reference). claim: takes the key before the operation (a concurrent
+ * holder makes it fail with SOUK_CONFLICT). settle: keeps a 2xx answer for
+ * replay, forgets the key otherwise. */
+int sbx_idem_find(struct db_conn *tx, const char *key, const char *fingerprint, int *found,
+                  int *same, struct sbx_resp *out, struct souk_errinfo *ei);
+int sbx_idem_claim(struct db_conn *tx, const char *key, const char *fingerprint,
+                   struct souk_errinfo *ei);
+int sbx_idem_settle(struct db_conn *tx, const char *key, const struct sbx_resp *out,
+                    struct souk_errinfo *ei);
 /* A Stripe error body. Returns 0. */
 int sbx_error(struct sbx_resp *out, int status, const char *type, const char *code,
               const char *param, const char *message);

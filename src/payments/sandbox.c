@@ -1172,3 +1172,54 @@ void sandbox_stop(void)
     router = NULL;
     base_url[0] = 0;
 }
+
+/* ---- Idempotency-Key storage (sandbox_idempotency) -------------------------- */
+
+int sbx_idem_find(struct db_conn *tx, const char *key, const char *fingerprint, int *found,
+                  int *same, struct sbx_resp *out, struct souk_errinfo *ei)
+{
+    struct db_res *r = NULL;
+    int err = db_query(tx, "SELECT request, status, body FROM sandbox_idempotency WHERE key = $1",
+                       DB_PARAMS(DBT(key)), &r, ei);
+
+    *found = !err && db_nrows(r) == 1;
+    *same = *found && strcmp(db_get(r, 0, 0), fingerprint) == 0;
+    if (*same) {
+        out->status = (int)db_int(r, 0, 1);
+        out->body = json_loads(db_get(r, 0, 2), 0, NULL);
+    }
+    db_res_free(r);
+    return err;
+}
+
+/* Takes the key before the operation runs: a concurrent request with the
+ * same key waits on the uncommitted row (PostgreSQL; SQLite serializes
+ * writers anyway) and then fails with a unique violation, answered 409 like
+ * Stripe's "in-progress request". Without this it could run the operation a
+ * second time on what the first request had just committed. */
+int sbx_idem_claim(struct db_conn *tx, const char *key, const char *fingerprint,
+                   struct souk_errinfo *ei)
+{
+    return db_exec(tx,
+                   "INSERT INTO sandbox_idempotency (key, request, status, body, created_at) "
+                   "VALUES ($1, $2, 0, '', 0)",
+                   DB_PARAMS(DBT(key), DBT(fingerprint)), NULL, ei);
+}
+
+/* Keeps a 2xx answer for replay; anything else is forgotten (the key may be
+ * used again), as Stripe does for requests that did not succeed. */
+int sbx_idem_settle(struct db_conn *tx, const char *key, const struct sbx_resp *out,
+                    struct souk_errinfo *ei)
+{
+    char *text;
+    int err;
+
+    if (out->status < 200 || out->status > 299)
+        return db_exec(tx, "DELETE FROM sandbox_idempotency WHERE key = $1",
+                       DB_PARAMS(DBT(key)), NULL, ei);
+    text = json_dumps(out->body, JSON_COMPACT);
+    err = db_exec(tx, "UPDATE sandbox_idempotency SET status = $2, body = $3 WHERE key = $1",
+                  DB_PARAMS(DBT(key), DBI(out->status), DBT(text)), NULL, ei);
+    free(text);
+    return err;
+}

@@ -62,53 +62,20 @@ struct call {
     int replayed;
 };
 
+/* A stored answer for the key: replays it, or refuses a different request
+ * under the same key. */
 static int replay(struct db_conn *tx, struct call *c, int *found, struct souk_errinfo *ei)
 {
-    struct db_res *r = NULL;
-    int err = db_query(tx, "SELECT request, status, body FROM sandbox_idempotency WHERE key = $1",
-                       DB_PARAMS(DBT(c->idem)), &r, ei);
+    int same = 0;
+    int err = sbx_idem_find(tx, c->idem, c->fingerprint, found, &same, &c->out, ei);
 
-    *found = !err && db_nrows(r) == 1;
-    if (*found && strcmp(db_get(r, 0, 0), c->fingerprint)) {
+    if (*found && !same) {
         sbx_error(&c->out, 400, "idempotency_error", NULL, NULL,
                   "Keys for idempotent requests can only be used with the same parameters "
                   "they were first used with.");
     } else if (*found) {
-        c->out.status = (int)db_int(r, 0, 1);
-        c->out.body = json_loads(db_get(r, 0, 2), 0, NULL);
         c->replayed = 1;
     }
-    db_res_free(r);
-    return err;
-}
-
-/* Takes the key before the operation runs: a concurrent request with the
- * same key waits on the uncommitted row (PostgreSQL; SQLite serializes
- * writers anyway) and then fails with a unique violation, answered 409 like
- * Stripe's "in-progress request". Without this it could run the operation a
- * second time on what the first request had just committed. */
-static int claim_key(struct db_conn *tx, const struct call *c, struct souk_errinfo *ei)
-{
-    return db_exec(tx,
-                   "INSERT INTO sandbox_idempotency (key, request, status, body, created_at) "
-                   "VALUES ($1, $2, 0, '', 0)",
-                   DB_PARAMS(DBT(c->idem), DBT(c->fingerprint)), NULL, ei);
-}
-
-/* Keeps a 2xx answer for replay; anything else is forgotten (the key may be
- * used again), as Stripe does for requests that did not succeed. */
-static int settle_key(struct db_conn *tx, const struct call *c, struct souk_errinfo *ei)
-{
-    char *text;
-    int err;
-
-    if (c->out.status < 200 || c->out.status > 299)
-        return db_exec(tx, "DELETE FROM sandbox_idempotency WHERE key = $1",
-                       DB_PARAMS(DBT(c->idem)), NULL, ei);
-    text = json_dumps(c->out.body, JSON_COMPACT);
-    err = db_exec(tx, "UPDATE sandbox_idempotency SET status = $2, body = $3 WHERE key = $1",
-                  DB_PARAMS(DBT(c->idem), DBI(c->out.status), DBT(text)), NULL, ei);
-    free(text);
     return err;
 }
 
@@ -120,11 +87,12 @@ static int call_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
     json_decref(c->out.body);
     memset(&c->out, 0, sizeof c->out);
     c->replayed = 0;
-    if (c->idem && ((err = replay(tx, c, &found, ei)) || found || (err = claim_key(tx, c, ei))))
+    if (c->idem && ((err = replay(tx, c, &found, ei)) || found ||
+                    (err = sbx_idem_claim(tx, c->idem, c->fingerprint, ei))))
         return err;
     if ((err = c->op(tx, &c->in, &c->out, ei)))
         return err;
-    return c->idem ? settle_key(tx, c, ei) : 0;
+    return c->idem ? sbx_idem_settle(tx, c->idem, &c->out, ei) : 0;
 }
 
 /* Parses the form body and runs op in a transaction with idempotency. */

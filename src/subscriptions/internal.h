@@ -63,6 +63,20 @@ int subs_cancel_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei);
 int subs_resume_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei);
 int subs_change_plan_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei);
 
+/* db_fn arguments for a user's subscriptions, newest first, one keyset page
+ * (rows and their strings in arena a). status: NULL for those granting access
+ * now, "all", or one status. */
+struct keyset;
+struct subs_list {
+    const char *user_id;
+    const char *status;
+    const struct keyset *ks;
+    struct arena *a;
+    struct subscription *rows; /* out: n rows */
+    int n;
+};
+int subs_list_rows(struct db_conn *c, void *arg, struct souk_errinfo *ei);
+
 /* ---- purpose.c: the "subscription" payment purpose ------------------------- */
 /* Records the checkout intent of an incomplete subscription. */
 int subs_checkout_spec_tx(struct db_conn *tx, const struct subscription *s, struct arena *a,

@@ -32,6 +32,7 @@
 #include "notify/notify.h"
 #include "subscriptions/internal.h"
 #include "subscriptions/subscriptions.h"
+#include "users/keyset.h"
 #include "users/users.h"
 
 #define SCOLS                                                                                      \
@@ -184,6 +185,52 @@ int subscriptions_count_for_chefs(struct db_conn *c, const char *const *chef_ids
         for (int i = 0; i < n; i++)
             if (strcmp(db_get(res, r, 0), chef_ids[i]) == 0)
                 counts[i] = db_int(res, r, 1);
+    db_res_free(res);
+    return 0;
+}
+
+/* ---- a user's list ------------------------------------------------------------------ */
+
+int subs_list_rows(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    struct subs_list *la = arg;
+    char where[160], order[160], filter[400], sql[2048];
+    struct db_param p[5] = {DBT(la->user_id)};
+    struct db_res *res = NULL;
+    int np = 1, err;
+
+    if (la->ks->has_cursor) {
+        p[np++] = DBI(la->ks->k);
+        p[np++] = DBT(la->ks->id);
+    }
+    filter[0] = 0;
+    if (!la->status) {
+        snprintf(filter, sizeof filter,
+                 " AND ((s.status = 'active' AND (CASE WHEN s.cancel_at_period_end THEN "
+                 "s.current_period_end ELSE s.current_period_end + $%d END) > $%d) OR "
+                 "(s.status = 'past_due' AND s.grace_until > $%d))",
+                 np + 2, np + 1, np + 1);
+        p[np++] = DBI(clock_now_us());
+        p[np++] = DBI(subs_grace_us());
+    } else if (strcmp(la->status, "all")) {
+        snprintf(filter, sizeof filter, " AND s.status = $%d", np + 1);
+        p[np++] = DBT(la->status);
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT s.id, s.user_id, s.chef_id, s.plan_id, s.pending_plan_id, s.status, "
+             "s.cancel_at_period_end, s.current_period_start, s.current_period_end, "
+             "s.grace_until, s.cancel_set_at, s.ended_at, s.created_at, s.updated_at, "
+             "s.checkout_url, s.provider_subscription_id, s.payment_id, p.name, p.rank, "
+             "p.price, p.currency, p.billing_interval FROM subscriptions s JOIN plans p ON "
+             "p.id = s.plan_id WHERE s.user_id = $1%s%s%s",
+             keyset_where(la->ks, "s.created_at", "s.id", 2, where, sizeof where), filter,
+             keyset_order(la->ks, "s.created_at", "s.id", order, sizeof order));
+    if ((err = db_query(c, sql, p, np, &res, ei)))
+        return err;
+    la->n = db_nrows(res);
+    la->rows = arena_calloc(la->a, (size_t)la->n + 1, sizeof *la->rows);
+    for (int i = 0; i < la->n; i++)
+        subs_row_read(res, i, la->a, &la->rows[i]);
     db_res_free(res);
     return 0;
 }

@@ -22,59 +22,6 @@ static const char *const STATUSES[] = {"incomplete", "active",  "past_due",
 
 /* ---- lists -------------------------------------------------------------------------- */
 
-struct list_args {
-    const char *user_id;
-    const char *status; /* NULL: those granting access now; "all" */
-    const struct keyset *ks;
-    struct arena *a;
-    struct subscription *rows;
-    int n;
-};
-
-static int list_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
-{
-    struct list_args *la = arg;
-    char where[160], order[160], filter[400], sql[2048];
-    struct db_param p[5] = {DBT(la->user_id)};
-    struct db_res *res = NULL;
-    int np = 1, err;
-
-    if (la->ks->has_cursor) {
-        p[np++] = DBI(la->ks->k);
-        p[np++] = DBT(la->ks->id);
-    }
-    filter[0] = 0;
-    if (!la->status) {
-        snprintf(filter, sizeof filter,
-                 " AND ((s.status = 'active' AND (CASE WHEN s.cancel_at_period_end THEN "
-                 "s.current_period_end ELSE s.current_period_end + $%d END) > $%d) OR "
-                 "(s.status = 'past_due' AND s.grace_until > $%d))",
-                 np + 2, np + 1, np + 1);
-        p[np++] = DBI(clock_now_us());
-        p[np++] = DBI(subs_grace_us());
-    } else if (strcmp(la->status, "all")) {
-        snprintf(filter, sizeof filter, " AND s.status = $%d", np + 1);
-        p[np++] = DBT(la->status);
-    }
-    snprintf(sql, sizeof sql,
-             "SELECT s.id, s.user_id, s.chef_id, s.plan_id, s.pending_plan_id, s.status, "
-             "s.cancel_at_period_end, s.current_period_start, s.current_period_end, "
-             "s.grace_until, s.cancel_set_at, s.ended_at, s.created_at, s.updated_at, "
-             "s.checkout_url, s.provider_subscription_id, s.payment_id, p.name, p.rank, "
-             "p.price, p.currency, p.billing_interval FROM subscriptions s JOIN plans p ON "
-             "p.id = s.plan_id WHERE s.user_id = $1%s%s%s",
-             keyset_where(la->ks, "s.created_at", "s.id", 2, where, sizeof where), filter,
-             keyset_order(la->ks, "s.created_at", "s.id", order, sizeof order));
-    if ((err = db_query(c, sql, p, np, &res, ei)))
-        return err;
-    la->n = db_nrows(res);
-    la->rows = arena_calloc(la->a, (size_t)la->n + 1, sizeof *la->rows);
-    for (int i = 0; i < la->n; i++)
-        subs_row_read(res, i, la->a, &la->rows[i]);
-    db_res_free(res);
-    return 0;
-}
-
 static int status_param(struct http_req *req, const char **out, struct souk_errinfo *ei)
 {
     const char *s = http_query(req, "status");
@@ -95,7 +42,7 @@ static int status_param(struct http_req *req, const char **out, struct souk_erri
 static int subs_list(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
-    struct list_args la = {0};
+    struct subs_list la = {0};
     struct page pg;
     struct keyset ks;
     json_t *results;
@@ -109,7 +56,7 @@ static int subs_list(struct http_req *req)
     la.user_id = req->user->id;
     la.ks = &ks;
     la.a = req->arena;
-    if ((err = db_run(req->db, list_fn, &la, &ei)))
+    if ((err = db_run(req->db, subs_list_rows, &la, &ei)))
         return http_problem(req, err, &ei);
     results = json_array();
     keys = arena_calloc(req->arena, (size_t)la.n + 1, sizeof *keys);
@@ -127,7 +74,7 @@ static int subs_chefs(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
     struct keyset ks = {.limit = 1000};
-    struct list_args la = {0};
+    struct subs_list la = {0};
     json_t *results;
     int err;
 
@@ -136,7 +83,7 @@ static int subs_chefs(struct http_req *req)
     la.user_id = req->user->id;
     la.ks = &ks;
     la.a = req->arena;
-    if ((err = db_run(req->db, list_fn, &la, &ei)))
+    if ((err = db_run(req->db, subs_list_rows, &la, &ei)))
         return http_problem(req, err, &ei);
     results = json_array();
     for (int i = 0; i < la.n; i++) {
