@@ -14,7 +14,7 @@
 #include "core/clock.h"
 #include "core/uuid.h"
 #include "db/db.h"
-#include "users/keyset.h"
+#include "db/keyset.h"
 
 /* ---- rows ---------------------------------------------------------------------- */
 

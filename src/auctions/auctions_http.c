@@ -24,7 +24,7 @@
 #include "db/db.h"
 #include "http/http.h"
 #include "recipes/recipes.h"
-#include "users/keyset.h"
+#include "db/keyset.h"
 
 /* ---- JSON ---------------------------------------------------------------------------- */
 

@@ -29,7 +29,7 @@
 #include "jobs/jobs.h"
 #include "mail/mail.h"
 #include "notify/notify.h"
-#include "users/keyset.h"
+#include "db/keyset.h"
 #include "users/users.h"
 
 #define MAIL_OUTBID "auction_outbid"

@@ -22,7 +22,7 @@
 #include "jobs/jobs.h"
 #include "payments/payments.h"
 #include "recipes/recipes.h"
-#include "users/keyset.h"
+#include "db/keyset.h"
 
 #define CHECKOUT_TTL_MAX 86400
 

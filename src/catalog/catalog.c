@@ -18,7 +18,7 @@
 #include "core/money.h"
 #include "core/uuid.h"
 #include "db/db.h"
-#include "users/keyset.h"
+#include "db/keyset.h"
 
 #define SERVICE_COLS "id, vendor_id, name, description, category, created_at, updated_at"
 #define VARIANT_COLS \

@@ -16,7 +16,7 @@
 #include "core/money.h"
 #include "core/uuid.h"
 #include "http/http.h"
-#include "users/keyset.h"
+#include "db/keyset.h"
 #include "vendors/vendors.h"
 
 /* ---- parsing ------------------------------------------------------------------ */

@@ -141,6 +141,18 @@ char *page_cursor_encode(struct http_req *req, const json_t *cursor);
 json_t *page_envelope(struct http_req *req, json_t *results, const char *next_cursor,
                       const char *prev_cursor);
 
+/* Keyset pages over (sort key BIGINT, id), with db/keyset.h. The cursor is
+ * {"k": <int64 sort key>, "id": "<uuid>", "d": "n"|"p"}. keyset_from_page
+ * validates the cursor of a parsed page (asc: the display order);
+ * keyset_envelope takes the rows in fetch order (stolen) with each row's sort
+ * key and id, drops the extra row, restores display order and returns the
+ * page envelope (new reference). */
+struct keyset;
+int keyset_from_page(const struct page *pg, int asc, struct keyset *ks,
+                     struct souk_errinfo *ei);
+json_t *keyset_envelope(struct http_req *req, const struct page *pg, const struct keyset *ks,
+                        json_t *rows, const int64_t *keys, const char *const *ids);
+
 /* ---- Rate limiting (ratelimit.c) -----------------------------------------
  * Token buckets per key; in-process, or shared through Redis when
  * SOUK_REDIS_URL is set. Returns 0 when allowed, SOUK_RATE_LIMITED with

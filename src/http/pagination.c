@@ -55,6 +55,8 @@
 #include "core/b64.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/uuid.h"
+#include "db/keyset.h"
 #include "http/http.h"
 
 #define PAGE_SIZE_DEFAULT 20
@@ -262,5 +264,67 @@ json_t *page_envelope(struct http_req *req, json_t *results, const char *next_cu
     json_object_set_new(env, "previous",
                         prev_cursor ? json_string(page_link(req, prev_cursor)) : json_null());
     json_object_set_new(env, "results", results ? results : json_array());
+    return env;
+}
+
+/* ---- keyset pages (db/keyset.h holds the SQL half) ---------------------- */
+
+int keyset_from_page(const struct page *pg, int asc, struct keyset *ks,
+                     struct souk_errinfo *ei)
+{
+    const json_t *k, *id;
+
+    memset(ks, 0, sizeof *ks);
+    ks->limit = pg->size + 1;
+    ks->asc = asc;
+    ks->backwards = pg->backwards;
+    if (!pg->cursor)
+        return SOUK_OK;
+    k = json_object_get(pg->cursor, "k");
+    id = json_object_get(pg->cursor, "id");
+    if (!json_is_integer(k) || !json_is_string(id) ||
+        uuid_normalize(json_string_value(id), ks->id)) {
+        souk_errinfo_field(ei, "cursor", "invalid cursor");
+        return souk_fail(ei, SOUK_INVALID, "invalid pagination parameters");
+    }
+    ks->k = json_integer_value(k);
+    ks->has_cursor = 1;
+    return SOUK_OK;
+}
+
+static json_t *keyset_cursor(int64_t k, const char *id, const char *dir)
+{
+    return json_pack("{s:I, s:s, s:s}", "k", (json_int_t)k, "id", id, "d", dir);
+}
+
+/* Links from the first and last shown rows (fetch-order indexes). */
+json_t *keyset_envelope(struct http_req *req, const struct page *pg, const struct keyset *ks,
+                        json_t *rows, const int64_t *keys, const char *const *ids)
+{
+    size_t n = json_array_size(rows);
+    int more = n > (size_t)pg->size;
+    json_t *next = NULL, *prev = NULL, *env;
+    char *nc, *pc;
+
+    if (more)
+        json_array_remove(rows, --n);
+    if (n && ks->backwards) {
+        json_t *rev = json_array();
+        for (size_t i = n; i-- > 0;)
+            json_array_append(rev, json_array_get(rows, i));
+        json_decref(rows);
+        rows = rev;
+        /* display order: first shown = fetch index n-1, last shown = 0 */
+        next = keyset_cursor(keys[0], ids[0], "n");
+        prev = more ? keyset_cursor(keys[n - 1], ids[n - 1], "p") : NULL;
+    } else if (n) {
+        next = more ? keyset_cursor(keys[n - 1], ids[n - 1], "n") : NULL;
+        prev = pg->cursor ? keyset_cursor(keys[0], ids[0], "p") : NULL;
+    }
+    nc = page_cursor_encode(req, next);
+    pc = page_cursor_encode(req, prev);
+    json_decref(next);
+    json_decref(prev);
+    env = page_envelope(req, rows, nc, pc);
     return env;
 }

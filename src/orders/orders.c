@@ -25,7 +25,7 @@
 #include "notify/notify.h"
 #include "orders/orders.h"
 #include "payments/payments.h"
-#include "users/keyset.h"
+#include "db/keyset.h"
 #include "users/users.h"
 #include "vendors/vendors.h"
 

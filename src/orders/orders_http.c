@@ -13,7 +13,7 @@
 #include "core/json.h"
 #include "http/http.h"
 #include "orders/orders.h"
-#include "users/keyset.h"
+#include "db/keyset.h"
 
 typedef int (*order_policy)(const struct http_req *req, const char *customer_user_id,
                             const char *vendor_user_id, struct souk_errinfo *ei);

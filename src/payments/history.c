@@ -12,7 +12,7 @@
 #include "db/db.h"
 #include "payments/history.h"
 #include "payments/internal.h"
-#include "users/keyset.h"
+#include "db/keyset.h"
 
 struct list_args {
     const char *user_id;

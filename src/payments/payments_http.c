@@ -20,7 +20,7 @@
 #include "http/http.h"
 #include "payments/history.h"
 #include "payments/internal.h"
-#include "users/keyset.h"
+#include "db/keyset.h"
 
 /* ---- checkout ------------------------------------------------------------------ */
 

@@ -32,7 +32,7 @@
 #include "notify/notify.h"
 #include "subscriptions/internal.h"
 #include "subscriptions/subscriptions.h"
-#include "users/keyset.h"
+#include "db/keyset.h"
 #include "users/users.h"
 
 #define SCOLS                                                                                      \

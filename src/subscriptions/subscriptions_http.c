@@ -14,7 +14,7 @@
 #include "db/db.h"
 #include "http/http.h"
 #include "subscriptions/internal.h"
-#include "users/keyset.h"
+#include "db/keyset.h"
 #include "vendors/vendors.h"
 
 static const char *const STATUSES[] = {"incomplete", "active",  "past_due",

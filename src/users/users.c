@@ -17,7 +17,7 @@
 #include "core/uuid.h"
 #include "db/db.h"
 #include "http/http.h"
-#include "users/keyset.h"
+#include "db/keyset.h"
 #include "users/users.h"
 
 #define USER_COLS "id, email, first_name, last_name, role, is_active, joined_at"

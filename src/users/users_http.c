@@ -13,7 +13,7 @@
 #include "core/json.h"
 #include "db/db.h"
 #include "http/http.h"
-#include "users/keyset.h"
+#include "db/keyset.h"
 #include "users/users.h"
 
 static const char *const self_roles[] = {"CUSTOMER", "VENDOR", NULL};

@@ -17,7 +17,7 @@
 #include "db/db.h"
 #include "recipes/recipes.h"
 #include "subscriptions/subscriptions.h"
-#include "users/keyset.h"
+#include "db/keyset.h"
 #include "users/users.h"
 #include "vendors/vendors.h"
 

@@ -14,7 +14,7 @@
 #include "http/http.h"
 #include "recipes/recipes.h"
 #include "subscriptions/subscriptions.h"
-#include "users/keyset.h"
+#include "db/keyset.h"
 #include "users/users.h"
 #include "vendors/vendors.h"
 
