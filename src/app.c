@@ -2,6 +2,7 @@
  * calls here, in dependency order: identity, then jobs and notifications
  * (used by everything after), then payments, then the marketplaces. */
 #include "app.h"
+#include "audit/audit.h"
 #include "auctions/auctions.h"
 #include "auth/auth.h"
 #include "catalog/catalog.h"
@@ -10,6 +11,7 @@
 #include "http/ops.h"
 #include "jobs/jobs.h"
 #include "mail/mail.h"
+#include "moderation/moderation.h"
 #include "notify/notify.h"
 #include "orders/orders.h"
 #include "payments/payments.h"
@@ -31,6 +33,8 @@ void app_register_routes(struct router *r)
     auctions_http_register(r);
     catalog_http_register(r);
     orders_http_register(r);
+    audit_http_register(r);
+    moderation_http_register(r);
 }
 
 /* Everything a node needs before it serves or runs jobs, except the job
@@ -52,6 +56,8 @@ int app_init_modules(struct db *db, struct souk_errinfo *ei)
         (err = auctions_init(db, ei)))
         return err;
     if ((err = catalog_init(db, ei)) || (err = orders_init(db, ei)))
+        return err;
+    if ((err = moderation_init(db, ei)))
         return err;
     return SOUK_OK;
 }

@@ -42,6 +42,22 @@ int policy_admin(const struct http_req *req, struct souk_errinfo *ei)
     return require_role(req, AUTH_ROLE_ADMIN, ei);
 }
 
+int policy_is_staff(const struct http_req *req)
+{
+    return req->user &&
+           (req->user->role == AUTH_ROLE_MODERATOR || req->user->role == AUTH_ROLE_ADMIN);
+}
+
+int policy_staff(const struct http_req *req, struct souk_errinfo *ei)
+{
+    int err = policy_user(req, ei);
+    if (err)
+        return err;
+    return policy_is_staff(req) ? SOUK_OK
+                                : souk_fail(ei, SOUK_FORBIDDEN,
+                                            "You do not have permission to perform this action.");
+}
+
 int policy_vendor(const struct http_req *req, struct souk_errinfo *ei)
 {
     return require_role(req, AUTH_ROLE_VENDOR, ei);

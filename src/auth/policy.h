@@ -25,6 +25,10 @@ int policy_anyone(const struct http_req *req, struct souk_errinfo *ei);
 int policy_user(const struct http_req *req, struct souk_errinfo *ei);
 /* ADMIN only. */
 int policy_admin(const struct http_req *req, struct souk_errinfo *ei);
+/* Staff: MODERATOR or ADMIN. */
+int policy_staff(const struct http_req *req, struct souk_errinfo *ei);
+/* 1 when the caller is MODERATOR or ADMIN. */
+int policy_is_staff(const struct http_req *req);
 /* A VENDOR (managing their own vendor profile). */
 int policy_vendor(const struct http_req *req, struct souk_errinfo *ei);
 /* The owner of an object (owner_user_id) or an ADMIN. */

@@ -184,6 +184,12 @@ int sse_stream_count(void);
  * hub is process-wide too (sse_publish reaches streams on every server). */
 typedef int (*http_auth_hook)(struct http_req *req, const char *token);
 void http_set_auth_hook(http_auth_hook fn); /* called for a Bearer header or ?token= */
+/* Called for every authenticated POST, PUT, PATCH and DELETE after the auth
+ * hook and before the handler; an error answers the request instead (the
+ * moderation module refuses a banned user's writes). Process-wide, set
+ * before any server starts. */
+typedef int (*http_write_guard)(struct http_req *req, struct souk_errinfo *ei);
+void http_set_write_guard(http_write_guard fn);
 
 struct http_server_opts {
     const char *host;

@@ -95,6 +95,19 @@ void http_set_auth_hook(http_auth_hook fn)
     auth_hook = fn;
 }
 
+static http_write_guard write_guard; /* set before any start; read-only afterwards */
+
+void http_set_write_guard(http_write_guard fn)
+{
+    write_guard = fn;
+}
+
+static int is_write(const char *m)
+{
+    return !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH") ||
+           !strcmp(m, "DELETE");
+}
+
 int http_server_is_stopping(const struct http_server *s)
 {
     return atomic_load(&s->stopping);
@@ -216,6 +229,9 @@ static void process(struct http_server *s, struct req_ctx *ctx)
     } else if ((err = authenticate(s, req))) {
         if (err == SOUK_UNAUTHENTICATED)
             souk_fail(&ei, err, "Authentication credentials were not provided.");
+        http_problem(req, err, &ei);
+    } else if (write_guard && req->user && is_write(req->method) &&
+               (err = write_guard(req, &ei))) {
         http_problem(req, err, &ei);
     } else {
         run_handler(m.route, req);

@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit/audit.h"
 #include "core/arena.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -769,6 +770,7 @@ void jobs_stop(int timeout_s)
 struct admin_op {
     const char *id;
     int discard;
+    const struct audit_actor *actor;
 };
 
 static int admin_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
@@ -788,6 +790,13 @@ static int admin_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
     if (!dead && !pending)
         return souk_fail(ei, SOUK_PRECONDITION, "only a pending or dead job can be %s",
                          op->discard ? "discarded" : "retried");
+    json_t *b = json_pack("{s:s}", "state", dead ? "dead" : "pending");
+    json_t *a = json_pack("{s:s}", "state", op->discard ? "dead" : "pending");
+    err = audit_record(c, op->actor, op->discard ? "job.discard" : "job.retry", "job", op->id, b,
+                       a, NULL, ei);
+    json_decref(b), json_decref(a);
+    if (err)
+        return err;
     if (op->discard)
         return db_exec(c,
                        "UPDATE jobs SET state = 'dead', last_error = 'discarded', "
@@ -801,13 +810,14 @@ static int admin_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
                    DB_PARAMS(DBT(op->id), DBI(clock_now_us())), NULL, ei);
 }
 
-int jobs_retry(struct db *db, const char *id, struct souk_errinfo *ei)
+int jobs_retry(struct db *db, const struct audit_actor *actor, const char *id,
+               struct souk_errinfo *ei)
 {
     int err;
 
     if (!uuid_valid(id))
         return souk_fail(ei, SOUK_NOT_FOUND, "no such job");
-    err = db_tx_run(db, admin_tx, &(struct admin_op){id, 0}, ei);
+    err = db_tx_run(db, admin_tx, &(struct admin_op){id, 0, actor}, ei);
     if (err == SOUK_CONFLICT)
         souk_fail(ei, SOUK_CONFLICT, "another live job holds this job's unique key");
     if (!err)
@@ -815,9 +825,10 @@ int jobs_retry(struct db *db, const char *id, struct souk_errinfo *ei)
     return err;
 }
 
-int jobs_discard(struct db *db, const char *id, struct souk_errinfo *ei)
+int jobs_discard(struct db *db, const struct audit_actor *actor, const char *id,
+                 struct souk_errinfo *ei)
 {
     if (!uuid_valid(id))
         return souk_fail(ei, SOUK_NOT_FOUND, "no such job");
-    return db_tx_run(db, admin_tx, &(struct admin_op){id, 1}, ei);
+    return db_tx_run(db, admin_tx, &(struct admin_op){id, 1, actor}, ei);
 }

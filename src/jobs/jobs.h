@@ -69,9 +69,12 @@ int jobs_run_one(struct db *db, int *ran, struct souk_errinfo *ei);
 /* A dead job, or a pending one waiting for its retry, becomes pending
  * now. SOUK_NOT_FOUND when no such job, SOUK_PRECONDITION when it is
  * running or done, SOUK_CONFLICT when a live job holds its unique key. */
-int jobs_retry(struct db *db, const char *id, struct souk_errinfo *ei);
+struct audit_actor; /* audit/audit.h: who asked (NULL: the operator's command line) */
+int jobs_retry(struct db *db, const struct audit_actor *actor, const char *id,
+               struct souk_errinfo *ei);
 /* A pending or dead job becomes dead with last_error "discarded". */
-int jobs_discard(struct db *db, const char *id, struct souk_errinfo *ei);
+int jobs_discard(struct db *db, const struct audit_actor *actor, const char *id,
+                 struct souk_errinfo *ei);
 /* Test job kinds (testjobs.c): registered when SOUK_TEST_JOBS=1; returns
  * 1 when test mode is on. Idempotent; call from the main thread. */
 int testjobs_init(void);

@@ -84,7 +84,7 @@ static int query(struct db *db, db_tx_fn fn, struct q *q, void (*print)(const st
 static int act(struct db *db, const char *what, const char *id)
 {
     struct souk_errinfo ei = {0};
-    int err = !strcmp(what, "retry") ? jobs_retry(db, id, &ei) : jobs_discard(db, id, &ei);
+    int err = !strcmp(what, "retry") ? jobs_retry(db, NULL, id, &ei) : jobs_discard(db, NULL, id, &ei);
 
     if (err)
         fprintf(stderr, "souk jobs %s: %s: %s\n", what, souk_err_str(err),

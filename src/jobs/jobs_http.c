@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit/audit.h"
+#include "auth/auth.h"
 #include "auth/policy.h"
 #include "core/json.h"
 #include "core/uuid.h"
@@ -166,10 +168,12 @@ static int job_get(struct http_req *req)
 static int job_retry_post(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
+    struct audit_actor who = {req->user ? req->user->id : NULL,
+                              req->user ? auth_role_name(req->user->role) : NULL};
     int err = policy_admin(req, &ei);
 
     if (!err)
-        err = jobs_retry(req->db, http_param(req, 0), &ei);
+        err = jobs_retry(req->db, &who, http_param(req, 0), &ei);
     if (err)
         return http_problem(req, err, &ei);
     return job_respond(req, http_param(req, 0), 200);

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit/audit.h"
+#include "auth/auth.h"
 #include "auth/password.h"
 #include "core/arena.h"
 #include "core/clock.h"
@@ -302,10 +304,22 @@ int users_update_names(struct db *db, const char *id, const char *first_name,
 }
 
 struct admin_args {
+    const struct audit_actor *actor;
     const char *id;
     int role, is_active;
     struct user *out;
 };
+
+/* The changed fields of an admin update, before or after, for the audit trail. */
+static json_t *admin_changes(const struct user *u, int role_changed, int active_changed)
+{
+    json_t *j = json_object();
+    if (role_changed)
+        json_object_set_new(j, "role", json_string(auth_role_name(u->role)));
+    if (active_changed)
+        json_object_set_new(j, "is_active", json_boolean(u->is_active));
+    return j;
+}
 
 static int admin_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
 {
@@ -324,13 +338,19 @@ static int admin_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
     /* tokens carry the role: a change of role or a deactivation ends them */
     if (!err && (role != before.role || (!active && before.is_active)))
         err = auth_revoke_user_tx(c, a->id, ei);
-    return err ? err : users_get(c, a->id, a->out, ei);
+    if (err || (err = users_get(c, a->id, a->out, ei)))
+        return err;
+    int rc = role != before.role, ac = active != before.is_active;
+    json_t *b = admin_changes(&before, rc, ac), *af = admin_changes(a->out, rc, ac);
+    err = audit_record(c, a->actor, "user.update", "user", a->id, b, af, NULL, ei);
+    json_decref(b), json_decref(af);
+    return err;
 }
 
-int users_admin_update(struct db *db, const char *id, int role, int is_active,
-                       struct user *out, struct souk_errinfo *ei)
+int users_admin_update(struct db *db, const struct audit_actor *actor, const char *id, int role,
+                       int is_active, struct user *out, struct souk_errinfo *ei)
 {
-    return db_tx_run(db, admin_fn, &(struct admin_args){id, role, is_active, out}, ei);
+    return db_tx_run(db, admin_fn, &(struct admin_args){actor, id, role, is_active, out}, ei);
 }
 
 /* ---- listing ------------------------------------------------------------------------------ */
@@ -374,4 +394,23 @@ int users_list(struct db *db, const struct user_filter *f, const struct keyset *
                struct arena *a, struct user **out, int *n, struct souk_errinfo *ei)
 {
     return db_run(db, list_fn, &(struct list_args){f, ks, a, out, n}, ei);
+}
+
+int users_staff_ids(struct db_conn *c, struct arena *a, int max, const char ***ids, int *n,
+                    struct souk_errinfo *ei)
+{
+    struct db_res *res;
+    int err = db_query(c,
+                       "SELECT id FROM users WHERE role IN ('MODERATOR', 'ADMIN') AND "
+                       "is_active = $1 ORDER BY joined_at, id LIMIT $2",
+                       DB_PARAMS(DBB(1), DBI(max)), &res, ei);
+
+    if (err)
+        return err;
+    *n = db_nrows(res);
+    *ids = arena_calloc(a, (size_t)*n + 1, sizeof **ids);
+    for (int i = 0; i < *n; i++)
+        (*ids)[i] = arena_strdup(a, db_get(res, i, 0));
+    db_res_free(res);
+    return SOUK_OK;
 }

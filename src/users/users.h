@@ -78,8 +78,9 @@ int users_update_names(struct db *db, const char *id, const char *first_name,
 
 /* Administration: role (AUTH_ROLE_NONE: unchanged) and is_active (-1:
  * unchanged). Deactivating or changing the role revokes the user's tokens. */
-int users_admin_update(struct db *db, const char *id, int role, int is_active,
-                       struct user *out, struct souk_errinfo *ei);
+struct audit_actor;
+int users_admin_update(struct db *db, const struct audit_actor *actor, const char *id, int role,
+                       int is_active, struct user *out, struct souk_errinfo *ei);
 
 struct user_filter {
     int role;          /* AUTH_ROLE_NONE: any */
@@ -89,6 +90,11 @@ struct user_filter {
  * an array allocated from a. */
 int users_list(struct db *db, const struct user_filter *f, const struct keyset *ks,
                struct arena *a, struct user **out, int *n, struct souk_errinfo *ei);
+
+/* Ids of active MODERATOR and ADMIN users (at most max), oldest first, in
+ * an array allocated from a: whom staff events go to. */
+int users_staff_ids(struct db_conn *c, struct arena *a, int max, const char ***ids, int *n,
+                    struct souk_errinfo *ei);
 
 /* {id, email, first_name, last_name, role, date_joined} (+ is_active when
  * with_admin). New reference. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "auth/auth.h"
+#include "audit/audit.h"
 #include "auth/policy.h"
 #include "core/json.h"
 #include "db/db.h"
@@ -272,7 +273,8 @@ static int admin_user_patch(struct http_req *req)
     active = jv_has(&v, "is_active") ? jv_bool(&v, "is_active", JV_REQUIRED, 1) : -1;
     if ((err = jv_done(&v)))
         return http_problem(req, err, &ei);
-    if ((err = users_admin_update(req->db, http_param(req, 0), role, active, &u, &ei)))
+    if ((err = users_admin_update(req->db, &(struct audit_actor){req->user->id, auth_role_name(req->user->role)},
+                                  http_param(req, 0), role, active, &u, &ei)))
         return http_problem(req, err, &ei);
     return http_json(req, 200, users_to_json(&u, 1));
 }

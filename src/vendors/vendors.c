@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "auth/password.h"
 #include "core/arena.h"
 #include "core/clock.h"
@@ -221,13 +222,36 @@ int vendors_update(struct db *db, const char *id, const struct vendor_in *in, st
     return db_tx_run(db, update_fn, &(struct update_args){id, in, -1, a, out}, ei);
 }
 
-int vendors_set_verified(struct db *db, const char *id, int verified, struct arena *a,
-                         struct vendor_profile *out, struct souk_errinfo *ei)
+struct verify_args {
+    const struct audit_actor *actor;
+    struct update_args u;
+};
+
+/* An ADMIN's verification: the update, and its audit entry. */
+static int verify_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    struct verify_args *v = arg;
+    struct vendor_profile before;
+    int err;
+
+    if ((err = get_tx(c, &(struct get_args){v->u.id, 0, v->u.a, &before}, ei)) ||
+        (err = update_fn(c, &v->u, ei)))
+        return err;
+    json_t *b = json_pack("{s:b}", "is_verified", before.is_verified);
+    json_t *af = json_pack("{s:b}", "is_verified", v->u.out->is_verified);
+    err = audit_record(c, v->actor, "vendor.verify", "vendor", v->u.id, b, af, NULL, ei);
+    json_decref(b), json_decref(af);
+    return err;
+}
+
+int vendors_set_verified(struct db *db, const struct audit_actor *actor, const char *id,
+                         int verified, struct arena *a, struct vendor_profile *out,
+                         struct souk_errinfo *ei)
 {
     static const struct vendor_in none;
+    struct verify_args v = {actor, {id, &none, verified != 0, a, out}};
 
-    return db_tx_run(db, update_fn, &(struct update_args){id, &none, verified != 0, a, out},
-                     ei);
+    return db_tx_run(db, verify_fn, &v, ei);
 }
 
 /* ---- chef registration: user + profile + tokens in one transaction ------------------ */

@@ -81,8 +81,10 @@ int vendors_get_by_user(struct db *db, const char *user_id, struct arena *a,
                         struct vendor_profile *out, struct souk_errinfo *ei);
 int vendors_update(struct db *db, const char *id, const struct vendor_in *in, struct arena *a,
                    struct vendor_profile *out, struct souk_errinfo *ei);
-int vendors_set_verified(struct db *db, const char *id, int verified, struct arena *a,
-                         struct vendor_profile *out, struct souk_errinfo *ei);
+struct audit_actor;
+int vendors_set_verified(struct db *db, const struct audit_actor *actor, const char *id,
+                         int verified, struct arena *a, struct vendor_profile *out,
+                         struct souk_errinfo *ei);
 /* A VENDOR user, their profile and a first pair of tokens, atomically. */
 int vendors_register_chef(struct db *db, const struct user_new *u, const struct vendor_in *in,
                           struct arena *a, struct vendor_profile *out, struct user *out_user,

@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "audit/audit.h"
 #include "auth/policy.h"
 #include "core/json.h"
 #include "core/money.h"
@@ -388,7 +389,9 @@ static int admin_verify(struct http_req *req)
     jv_begin(&v, body, &ei);
     verified = jv_bool(&v, "is_verified", JV_OPTIONAL, 1);
     if ((err = jv_done(&v)) ||
-        (err = vendors_set_verified(req->db, http_param(req, 0), verified, req->arena, &p, &ei)))
+        (err = vendors_set_verified(req->db,
+                                         &(struct audit_actor){req->user->id, "ADMIN"},
+                                         http_param(req, 0), verified, req->arena, &p, &ei)))
         return http_problem(req, err, &ei);
     return http_json(req, 200, vendors_profile_to_json(&p));
 }
