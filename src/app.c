@@ -17,6 +17,7 @@
 #include "payments/payments.h"
 #include "recipes/recipes.h"
 #include "subscriptions/subscriptions.h"
+#include "userdata/userdata.h"
 #include "users/users.h"
 #include "vendors/vendors.h"
 
@@ -35,6 +36,7 @@ void app_register_routes(struct router *r)
     orders_http_register(r);
     audit_http_register(r);
     moderation_http_register(r);
+    userdata_http_register(r);
 }
 
 /* Everything a node needs before it serves or runs jobs, except the job
@@ -47,6 +49,8 @@ int app_init_modules(struct db *db, struct souk_errinfo *ei)
         return souk_fail(ei, SOUK_INVALID, "SOUK_REDIS_URL: not a valid redis:// URL");
     if ((err = auth_init(db, ei)))
         return err;
+    users_init();
+    vendors_init();
     mail_init();
     if ((err = notify_init(db, souk_cfg ? souk_cfg->redis_url : NULL, ei)))
         return err;

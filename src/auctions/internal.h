@@ -44,4 +44,7 @@ void auction_purpose_register(void);
 void auction_exclusive_install(void);
 void auction_jobs_register(void);
 
+/* Registers the auctions part of the export and the erasure (erase.c). */
+void auction_userdata_register(void);
+
 #endif

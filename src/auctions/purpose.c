@@ -262,5 +262,6 @@ int auctions_init(struct db *db, struct souk_errinfo *ei)
     auction_jobs_register();
     auction_purpose_register();
     auction_exclusive_install();
+    auction_userdata_register();
     return 0;
 }

@@ -832,3 +832,23 @@ int jobs_discard(struct db *db, const struct audit_actor *actor, const char *id,
         return souk_fail(ei, SOUK_NOT_FOUND, "no such job");
     return db_tx_run(db, admin_tx, &(struct admin_op){id, 1, actor}, ei);
 }
+
+/* Erasure (userdata.h): jobs whose payload names `needle` (an email address)
+ * forget it. Finished and dead ones keep their row with an empty payload;
+ * pending ones (mail not sent yet) go. Running ones finish as they are. */
+int jobs_forget_tx(struct db_conn *c, const char *needle, struct souk_errinfo *ei)
+{
+    int pg = db_conn_dialect(c) == DB_PGSQL;
+    const char *has = pg ? "strpos(payload, $1) > 0" : "instr(payload, $1) > 0";
+    char sql[256];
+    int err;
+
+    snprintf(sql, sizeof sql,
+             "UPDATE jobs SET payload = '{}', last_error = NULL WHERE state IN ('done', 'dead') "
+             "AND %s",
+             has);
+    if ((err = db_exec(c, sql, DB_PARAMS(DBT(needle)), NULL, ei)))
+        return err;
+    snprintf(sql, sizeof sql, "DELETE FROM jobs WHERE state = 'pending' AND %s", has);
+    return db_exec(c, sql, DB_PARAMS(DBT(needle)), NULL, ei);
+}

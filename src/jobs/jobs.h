@@ -69,6 +69,8 @@ int jobs_run_one(struct db *db, int *ran, struct souk_errinfo *ei);
 /* A dead job, or a pending one waiting for its retry, becomes pending
  * now. SOUK_NOT_FOUND when no such job, SOUK_PRECONDITION when it is
  * running or done, SOUK_CONFLICT when a live job holds its unique key. */
+/* Erasure: jobs whose payload contains needle forget it (see jobs.c). */
+int jobs_forget_tx(struct db_conn *c, const char *needle, struct souk_errinfo *ei);
 struct audit_actor; /* audit/audit.h: who asked (NULL: the operator's command line) */
 int jobs_retry(struct db *db, const struct audit_actor *actor, const char *id,
                struct souk_errinfo *ei);

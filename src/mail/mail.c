@@ -42,6 +42,7 @@
 #include "core/log.h"
 #include "core/uuid.h"
 #include "db/db.h"
+#include "userdata/userdata.h"
 #include "jobs/jobs.h"
 #include "mail/mail.h"
 
@@ -551,8 +552,11 @@ int mail_enqueue(struct db_conn *tx, const char *to, const char *template_name, 
     return err;
 }
 
+static const struct userdata_part mail_part;
+
 void mail_init(void)
 {
+    userdata_register(&mail_part);
     static int done;
 
     if (done)
@@ -561,3 +565,13 @@ void mail_init(void)
     job_register("mail.send", mail_send_job, MAIL_ATTEMPTS);
     done = 1;
 }
+
+/* ---- the erasure (userdata.h): the record of sent mail forgets the address ---- */
+
+static int erase_mail(struct db_conn *c, const struct userdata_who *w, struct souk_errinfo *ei)
+{
+    return db_exec(c, "UPDATE mail_sent SET to_addr = '' WHERE to_addr = $1",
+                   DB_PARAMS(DBT(w->email)), NULL, ei);
+}
+
+static const struct userdata_part mail_part = {.erase = erase_mail, .order = 850};

@@ -15,6 +15,7 @@
 #include "db/keyset.h"
 #include "moderation/moderation.h"
 #include "notify/notify.h"
+#include "userdata/userdata.h"
 #include "users/users.h"
 
 #define STAFF_NOTIFY_MAX 50
@@ -60,11 +61,13 @@ static int user_lookup(struct db_conn *c, const char *id, const char *viewer_id,
 }
 
 static const struct moderation_kind user_kind = {"user", user_lookup, NULL};
+static void moderation_userdata_register(void);
 
 int moderation_init(struct db *db, struct souk_errinfo *ei)
 {
     (void)db, (void)ei;
     moderation_register_kind(&user_kind);
+    moderation_userdata_register();
     return SOUK_OK;
 }
 
@@ -521,4 +524,32 @@ int moderation_resolve(struct db *db, const struct audit_actor *actor, const cha
         *out = NULL;
     }
     return err;
+}
+
+/* ---- the export (userdata.h): the user's own reports stay after an erasure ----- */
+
+static int export_reports(struct db_conn *c, const struct userdata_who *w, json_t **out,
+                          struct souk_errinfo *ei)
+{
+    struct db_res *r;
+    int err = db_query(c,
+                       "SELECT " REPORT_COLS " FROM reports WHERE reporter_id = $1 "
+                       "ORDER BY created_at DESC, id DESC",
+                       DB_PARAMS(DBT(w->user_id)), &r, ei);
+
+    if (err)
+        return err;
+    *out = json_array();
+    for (int i = 0; i < db_nrows(r); i++)
+        json_array_append_new(*out, report_row_json(r, i));
+    db_res_free(r);
+    return SOUK_OK;
+}
+
+static const struct userdata_part reports_part = {
+    .key = "reports", .export_fn = export_reports, .order = 700};
+
+static void moderation_userdata_register(void)
+{
+    userdata_register(&reports_part);
 }

@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "core/arena.h"
+#include "userdata/userdata.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -300,6 +301,7 @@ static void *sub_main(void *arg)
 
 int notify_init(struct db *db, const char *redis_url, struct souk_errinfo *ei)
 {
+    notify_userdata_register();
     N.db = db;
     uuid_v7(N.node);
     N.stopping = 0;
@@ -421,4 +423,42 @@ int notify_replay(struct db *db, const char *user_id, const char *after, int max
 
     *out = NULL;
     return db_run(db, replay_tx, &a, ei);
+}
+
+/* ---- the export and the erasure (userdata.h) --------------------------------- */
+
+#define NOTIFY_EXPORT_MAX 10000
+
+static int export_notes(struct db_conn *c, const struct userdata_who *w, json_t **out,
+                        struct souk_errinfo *ei)
+{
+    struct db_res *r;
+    int err = db_query(c,
+                       "SELECT " NOTIFY_COLS " FROM notifications WHERE user_id = $1 "
+                       "ORDER BY id DESC LIMIT $2",
+                       DB_PARAMS(DBT(w->user_id), DBI(NOTIFY_EXPORT_MAX)), &r, ei);
+
+    if (err)
+        return err;
+    *out = json_array();
+    for (int i = 0; i < db_nrows(r); i++)
+        json_array_append_new(*out, notify_json(db_get(r, i, 0), db_get(r, i, 1),
+                                                db_get(r, i, 2), db_int(r, i, 3),
+                                                db_int(r, i, 4), db_isnull(r, i, 4)));
+    db_res_free(r);
+    return SOUK_OK;
+}
+
+static int erase_notes(struct db_conn *c, const struct userdata_who *w, struct souk_errinfo *ei)
+{
+    return db_exec(c, "DELETE FROM notifications WHERE user_id = $1", DB_PARAMS(DBT(w->user_id)),
+                   NULL, ei);
+}
+
+static const struct userdata_part notify_part = {
+    .key = "notifications", .export_fn = export_notes, .erase = erase_notes, .order = 800};
+
+void notify_userdata_register(void)
+{
+    userdata_register(&notify_part);
 }

@@ -19,6 +19,8 @@ int notify(struct db_conn *tx, const char *user_id, const char *type, const json
            struct souk_errinfo *ei);
 
 int notify_init(struct db *db, const char *redis_url, struct souk_errinfo *ei);
+/* The notifications part of the export and the erasure (userdata.h). */
+void notify_userdata_register(void);
 void notify_shutdown(void);
 /* GET /api/notifications/, POST /api/notifications/{id}/read/, GET /api/events/ */
 void notify_http_register(struct router *r);

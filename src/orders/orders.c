@@ -26,6 +26,7 @@
 #include "orders/orders.h"
 #include "payments/payments.h"
 #include "db/keyset.h"
+#include "userdata/userdata.h"
 #include "users/users.h"
 #include "vendors/vendors.h"
 
@@ -610,11 +611,86 @@ static int ordered_fn(struct db_conn *tx, const char *id, int by_service, int *o
     return err;
 }
 
+static const struct userdata_part orders_part;
+
 int orders_init(struct db *db, struct souk_errinfo *ei)
 {
     (void)db;
     (void)ei;
+    userdata_register(&orders_part);
     catalog_set_ordered_check(ordered_fn);
     orders_pay_register();
     return 0;
 }
+
+/* ---- the export and the erasure (userdata.h) ------------------------------------ */
+
+#define ORDERS_EXPORT_MAX 10000
+
+/* Orders as customer and as vendor, newest first. */
+static int export_orders(struct db_conn *c, const struct userdata_who *w, json_t **out,
+                         struct souk_errinfo *ei)
+{
+    struct db_res *r;
+    struct order o;
+    int err = db_query(c,
+                       "SELECT " ORDER_COLS " FROM orders WHERE customer_id = $1 OR "
+                       "vendor_user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+                       DB_PARAMS(DBT(w->user_id), DBI(ORDERS_EXPORT_MAX)), &r, ei);
+
+    if (err)
+        return err;
+    *out = json_array();
+    for (int i = 0; i < db_nrows(r); i++) {
+        row_to_order(r, i, w->a, &o);
+        json_array_append_new(*out, orders_to_json(&o));
+    }
+    db_res_free(r);
+    return SOUK_OK;
+}
+
+/* A paid order neither completed nor refunded, as customer or vendor, blocks. */
+static int check_orders(struct db_conn *c, const struct userdata_who *w, struct souk_errinfo *ei)
+{
+    struct db_res *r;
+    int n, err = db_query(c,
+                          "SELECT 1 FROM orders WHERE (customer_id = $1 OR vendor_user_id = $1) "
+                          "AND status IN ('paid', 'processing') LIMIT 1",
+                          DB_PARAMS(DBT(w->user_id)), &r, ei);
+
+    if (err)
+        return err;
+    n = db_nrows(r);
+    db_res_free(r);
+    return n ? souk_fail_code(ei, SOUK_PRECONDITION, "invalid_state",
+                              "A paid order is neither completed nor refunded yet.")
+             : SOUK_OK;
+}
+
+/* Pending orders are cancelled (stock released); the rest stay, without the email. */
+static int erase_orders(struct db_conn *c, const struct userdata_who *w, struct souk_errinfo *ei)
+{
+    struct order_actor who = {"system", NULL};
+    char email[64];
+    struct db_res *r;
+    int moved, err = db_query(c, "SELECT id FROM orders WHERE customer_id = $1 AND "
+                                 "status = 'pending'",
+                              DB_PARAMS(DBT(w->user_id)), &r, ei);
+
+    for (int i = 0; !err && i < db_nrows(r); i++) {
+        struct order o;
+        if (!(err = orders_load_tx(c, db_get(r, i, 0), w->a, &o, ei)))
+            err = orders_release_tx(c, &o, "cancelled", &who, "account erased", &moved, ei);
+    }
+    db_res_free(r);
+    snprintf(email, sizeof email, "erased-%s@invalid", w->user_id);
+    return err ? err
+               : db_exec(c, "UPDATE orders SET customer_email = $2 WHERE customer_id = $1",
+                         DB_PARAMS(DBT(w->user_id), DBT(email)), NULL, ei);
+}
+
+static const struct userdata_part orders_part = {.key = "orders",
+                                                 .check = check_orders,
+                                                 .export_fn = export_orders,
+                                                 .erase = erase_orders,
+                                                 .order = 300};

@@ -13,6 +13,7 @@
 #include "payments/history.h"
 #include "payments/internal.h"
 #include "db/keyset.h"
+#include "userdata/userdata.h"
 
 struct list_args {
     const char *user_id;
@@ -171,4 +172,60 @@ int payments_events_list(struct db *db, const char *status, int64_t before,
     }
     *rows = a.rows;
     return 0;
+}
+
+/* ---- the export (userdata.h): payments stay after an erasure ------------------ */
+
+#define PAYMENTS_EXPORT_MAX 10000
+
+static int export_payments(struct db_conn *c, const struct userdata_who *w, json_t **out,
+                           struct souk_errinfo *ei)
+{
+    struct db_res *r;
+    int err = db_query(c,
+                       "SELECT " PAYMENT_COLS " FROM payments WHERE user_id = $1 "
+                       "ORDER BY created_at DESC, id DESC LIMIT $2",
+                       DB_PARAMS(DBT(w->user_id), DBI(PAYMENTS_EXPORT_MAX)), &r, ei);
+
+    if (err)
+        return err;
+    *out = json_array();
+    for (int i = 0; i < db_nrows(r); i++) {
+        struct payment_row p;
+        payment_row_read(r, i, &p);
+        json_array_append_new(*out, payment_row_json(&p));
+        payment_row_cleanup(&p);
+    }
+    db_res_free(r);
+    return SOUK_OK;
+}
+
+/* Payments stay for the accounting period, but not the email address that
+ * went to the provider with the checkout (in the spec and in the events). */
+static int erase_payments(struct db_conn *c, const struct userdata_who *w,
+                          struct souk_errinfo *ei)
+{
+    int pg = db_conn_dialect(c) == DB_PGSQL;
+    int err;
+
+    if (!w->email[0])
+        return SOUK_OK;
+    err = db_exec(c, "UPDATE payments SET spec = replace(spec, $2, '') WHERE user_id = $1",
+                  DB_PARAMS(DBT(w->user_id), DBT(w->email)), NULL, ei);
+    if (err)
+        return err;
+    return db_exec(c,
+                   pg ? "UPDATE payment_events SET payload = replace(payload, $1, '') "
+                        "WHERE strpos(payload, $1) > 0"
+                      : "UPDATE payment_events SET payload = replace(payload, $1, '') "
+                        "WHERE instr(payload, $1) > 0",
+                   DB_PARAMS(DBT(w->email)), NULL, ei);
+}
+
+static const struct userdata_part payments_part = {
+    .key = "payments", .export_fn = export_payments, .erase = erase_payments, .order = 500};
+
+void payments_userdata_register(void)
+{
+    userdata_register(&payments_part);
 }

@@ -209,4 +209,7 @@ int payment_row_find(struct db_conn *c, const char *column, const char *value,
                      struct payment_row *out, struct souk_errinfo *ei);
 json_t *payment_row_json(const struct payment_row *p);
 
+/* Registers the payments part of the export (history.c). */
+void payments_userdata_register(void);
+
 #endif

@@ -778,6 +778,7 @@ int payments_init(struct db *db, struct souk_errinfo *ei)
     derive("sandbox-secret-key", "sk_test_", sandbox_key, sizeof sandbox_key);
     if (stripe_client_init())
         return souk_fail(ei, SOUK_INTERNAL, "libcurl failed to initialise");
+    payments_userdata_register();
     if (t && strcmp(t, "1") == 0) {
         const char *f = getenv("SOUK_TEST_FAIL_APPLY");
         payments_test_purpose_register();

@@ -139,5 +139,6 @@ int recipes_init(struct db *db, struct souk_errinfo *ei)
     (void)db;
     (void)ei;
     payments_register_purpose(&recipe_purpose);
+    recipes_userdata_register();
     return 0;
 }

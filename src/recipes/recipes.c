@@ -38,9 +38,11 @@
 
 #include "core/arena.h"
 #include "core/clock.h"
+#include "core/json.h"
 #include "core/uuid.h"
 #include "db/db.h"
 #include "recipes/recipes.h"
+#include "userdata/userdata.h"
 
 #define RCOLS                                                                                      \
     "r.id, r.chef_id, v.user_id, v.business_name, r.title, r.summary, r.ingredients, "             \
@@ -749,4 +751,73 @@ int recipes_list(struct db_conn *c, const struct recipe_filter *f, const struct 
     }
     db_res_free(res);
     return 0;
+}
+
+/* ---- the export and the erasure (userdata.h) ------------------------------------ */
+
+#define RECIPES_EXPORT_MAX 100000
+
+static int export_recipes(struct db_conn *c, const struct userdata_who *w, json_t **out,
+                          struct souk_errinfo *ei)
+{
+    struct db_res *res;
+    struct recipe r;
+    int err;
+
+    *out = json_array();
+    if (!w->vendor_id[0])
+        return SOUK_OK;
+    err = db_query(c, "SELECT " RCOLS RFROM " WHERE r.chef_id = $1 ORDER BY r.created_at DESC, "
+                      "r.id DESC LIMIT $2",
+                   DB_PARAMS(DBT(w->vendor_id), DBI(RECIPES_EXPORT_MAX)), &res, ei);
+    if (err)
+        return err;
+    for (int i = 0; i < db_nrows(res); i++) {
+        row_to_recipe(res, i, w->a, &r);
+        json_array_append_new(*out, recipes_to_json(&r, RECIPE_OPEN));
+    }
+    db_res_free(res);
+    return SOUK_OK;
+}
+
+static int export_purchases(struct db_conn *c, const struct userdata_who *w, json_t **out,
+                            struct souk_errinfo *ei)
+{
+    struct db_res *r;
+    int err = db_query(c,
+                       "SELECT id, recipe_id, status, created_at FROM recipe_purchases WHERE "
+                       "user_id = $1 ORDER BY created_at DESC, id DESC",
+                       DB_PARAMS(DBT(w->user_id)), &r, ei);
+
+    if (err)
+        return err;
+    *out = json_array();
+    for (int i = 0; i < db_nrows(r); i++)
+        json_array_append_new(*out, json_pack("{s:s, s:s, s:s, s:o}", "id", db_get(r, i, 0),
+                                              "recipe_id", db_get(r, i, 1), "status",
+                                              db_get(r, i, 2), "created_at",
+                                              json_time(db_int(r, i, 3))));
+    db_res_free(r);
+    return SOUK_OK;
+}
+
+/* An erased chef's recipes go (their ended auctions and grants with them). */
+static int erase_recipes(struct db_conn *c, const struct userdata_who *w,
+                         struct souk_errinfo *ei)
+{
+    if (!w->vendor_id[0])
+        return SOUK_OK;
+    return db_exec(c, "DELETE FROM recipes WHERE chef_id = $1", DB_PARAMS(DBT(w->vendor_id)),
+                   NULL, ei);
+}
+
+static const struct userdata_part recipes_part = {
+    .key = "recipes", .export_fn = export_recipes, .erase = erase_recipes, .order = 600};
+static const struct userdata_part purchases_part = {
+    .key = "purchases", .export_fn = export_purchases, .order = 600};
+
+void recipes_userdata_register(void)
+{
+    userdata_register(&recipes_part);
+    userdata_register(&purchases_part);
 }

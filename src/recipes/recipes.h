@@ -200,6 +200,8 @@ int recipes_purchase_mark_paid(struct db_conn *tx, const char *recipe_id, const 
 /* ---- module --------------------------------------------------------------- */
 /* Registers the "recipe" payment purpose. */
 int recipes_init(struct db *db, struct souk_errinfo *ei);
+/* The recipes part of the export and the erasure (userdata.h). */
+void recipes_userdata_register(void);
 /* /api/recipes/..., see API.md § Recipes. */
 void recipes_http_register(struct router *r);
 /* GET /api/chefs/{id}/recipes/ body, for src/vendors: the chef's recipes,

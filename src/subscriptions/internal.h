@@ -39,6 +39,11 @@ void subs_activate(struct subscription *s, int64_t start, int64_t end);
 void subs_renew(struct subscription *s, int64_t start, int64_t end);
 void subs_past_due(struct subscription *s);
 void subs_end(struct subscription *s, const char *status);
+/* Enqueues the provider follow-up `op` (cancel_now, ...) of a change. */
+int subs_provider_job(struct db_conn *tx, const struct subscription *s, const char *op,
+                      struct souk_errinfo *ei);
+/* Registers the subscriptions part of the export and the erasure (erase.c). */
+void subs_userdata_register(void);
 int subs_is_final(const struct subscription *s);
 
 /* db_tx_fn arguments for the user actions. */

@@ -474,8 +474,8 @@ int subs_is_final(const struct subscription *s)
 
 /* ---- provider follow-ups (jobs.c runs them) ------------------------------------------------- */
 
-static int provider_job(struct db_conn *tx, const struct subscription *s, const char *op,
-                        struct souk_errinfo *ei)
+int subs_provider_job(struct db_conn *tx, const struct subscription *s, const char *op,
+                      struct souk_errinfo *ei)
 {
     json_t *p = json_pack("{s:s, s:s}", "id", s->id, "op", op);
     int err = job_enqueue(tx, SUBS_JOB_PROVIDER, p, 0, NULL, NULL, ei);
@@ -664,7 +664,7 @@ int subs_cancel_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
         why.detail = "canceled immediately";
         subs_end(s, "canceled");
         err = subs_commit_change(tx, from, s, &why, in->arena, ei);
-        return err ? err : provider_job(tx, s, "cancel_now", ei);
+        return err ? err : subs_provider_job(tx, s, "cancel_now", ei);
     }
     if (s->cancel_at_period_end)
         return 0; /* already set: idempotent */
@@ -672,7 +672,7 @@ int subs_cancel_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
     s->cancel_at_period_end = 1;
     s->cancel_set_at = clock_now_us();
     err = subs_commit_change(tx, from, s, &why, in->arena, ei);
-    return err ? err : provider_job(tx, s, "cancel_at_period_end", ei);
+    return err ? err : subs_provider_job(tx, s, "cancel_at_period_end", ei);
 }
 
 int subs_resume_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
@@ -690,7 +690,7 @@ int subs_resume_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
     s->cancel_at_period_end = 0;
     s->cancel_set_at = clock_now_us();
     err = subs_commit_change(tx, "active", s, &why, in->arena, ei);
-    return err ? err : provider_job(tx, s, "resume", ei);
+    return err ? err : subs_provider_job(tx, s, "resume", ei);
 }
 
 /* Upgrade: the new tier now. Downgrade: at the next renewal. */
@@ -724,5 +724,5 @@ int subs_change_plan_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
         why.detail = "downgrade at renewal";
     }
     err = subs_commit_change(tx, "active", s, &why, in->arena, ei);
-    return err ? err : provider_job(tx, s, "change_price", ei);
+    return err ? err : subs_provider_job(tx, s, "change_price", ei);
 }

@@ -250,6 +250,7 @@ int subscriptions_init(struct db *db, struct souk_errinfo *ei)
     (void)db;
     subs_purpose_register();
     subs_jobs_register();
+    subs_userdata_register();
     return subs_cache_start(souk_cfg ? souk_cfg->redis_url : NULL, ei);
 }
 

@@ -96,6 +96,9 @@ int users_list(struct db *db, const struct user_filter *f, const struct keyset *
 int users_staff_ids(struct db_conn *c, struct arena *a, int max, const char ***ids, int *n,
                     struct souk_errinfo *ei);
 
+/* Registers the users part of the export and the erasure (userdata.h). */
+void users_init(void);
+
 /* {id, email, first_name, last_name, role, date_joined} (+ is_active when
  * with_admin). New reference. */
 json_t *users_to_json(const struct user *u, int with_admin);

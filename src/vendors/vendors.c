@@ -126,6 +126,12 @@ static int get_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
     return get_tx(c, arg, ei);
 }
 
+int vendors_get_tx(struct db_conn *c, const char *id, struct arena *a, struct vendor_profile *out,
+                   struct souk_errinfo *ei)
+{
+    return get_tx(c, &(struct get_args){id, 0, a, out}, ei);
+}
+
 int vendors_get(struct db *db, const char *id, struct arena *a, struct vendor_profile *out,
                 struct souk_errinfo *ei)
 {
@@ -309,7 +315,7 @@ static int list_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
     const char *sql;
     int err;
 
-    sql = arena_sprintf(la->a, "SELECT " PROFILE_COLS " FROM vendor_profiles WHERE 1 = 1%s%s",
+    sql = arena_sprintf(la->a, "SELECT " PROFILE_COLS " FROM vendor_profiles WHERE erased_at IS NULL%s%s",
                         keyset_where(la->ks, "created_at", "id", 1, where, sizeof where),
                         keyset_order(la->ks, "created_at", "id", order, sizeof order));
     if ((err = db_query(c, sql, p, la->ks->has_cursor ? 2 : 0, &res, ei)))
@@ -353,6 +359,12 @@ static int plans_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
         row_to_plan(res, i, pa->a, &(*pa->out)[i]);
     db_res_free(res);
     return SOUK_OK;
+}
+
+int vendors_plans_tx(struct db_conn *c, const char *vendor_id, int with_inactive,
+                     struct arena *a, struct plan **out, int *n, struct souk_errinfo *ei)
+{
+    return plans_fn(c, &(struct plans_args){vendor_id, with_inactive, a, out, n}, ei);
 }
 
 int vendors_plans(struct db *db, const char *vendor_id, int with_inactive, struct arena *a,

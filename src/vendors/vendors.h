@@ -77,6 +77,13 @@ int vendors_create(struct db *db, const char *user_id, const struct vendor_in *i
                    struct arena *a, struct vendor_profile *out, struct souk_errinfo *ei);
 int vendors_get(struct db *db, const char *id, struct arena *a, struct vendor_profile *out,
                 struct souk_errinfo *ei);
+/* The same, inside the caller's transaction. */
+int vendors_get_tx(struct db_conn *c, const char *id, struct arena *a, struct vendor_profile *out,
+                   struct souk_errinfo *ei);
+int vendors_plans_tx(struct db_conn *c, const char *vendor_id, int with_inactive,
+                     struct arena *a, struct plan **out, int *n, struct souk_errinfo *ei);
+/* Registers the vendors part of the export and the erasure (userdata.h). */
+void vendors_init(void);
 int vendors_get_by_user(struct db *db, const char *user_id, struct arena *a,
                         struct vendor_profile *out, struct souk_errinfo *ei);
 int vendors_update(struct db *db, const char *id, const struct vendor_in *in, struct arena *a,

@@ -37,3 +37,9 @@ ROWS = {
     ("POST", "/api/moderation/users/{id}/unban/"): Row(STAFF, setup=_target_user),
     ("GET", "/api/admin/audit/"): Row(admin_only(200)),
 }
+
+ROWS[("GET", "/api/users/profile/export/")] = Row((401, 200, 200, 200, 200, 200, 200))
+# Erasure needs the password; the matrix's callers are shared, so it only proves who is let in
+# (a wrong password: 400 after the auth check). test_userdata.py covers the erasure itself.
+ROWS[("DELETE", "/api/users/profile/")] = Row((401, 400, 400, 400, 400, 400, 400),
+                                              body={"password": "not-the-password"})

@@ -56,3 +56,8 @@ CREATE TABLE user_bans (
     created_at bigint NOT NULL,
     lifted_at bigint
 );
+
+-- Erasure (GDPR art. 17): the tombstone user and the anonymised vendor
+-- profile keep their ids for the records that must stay.
+ALTER TABLE users ADD COLUMN erased_at bigint;
+ALTER TABLE vendor_profiles ADD COLUMN erased_at bigint;

@@ -57,3 +57,8 @@ CREATE TABLE user_bans (
     created_at BIGINT NOT NULL,
     lifted_at BIGINT
 );
+
+-- Erasure (GDPR art. 17): the tombstone user and the anonymised vendor
+-- profile keep their ids for the records that must stay.
+ALTER TABLE users ADD COLUMN erased_at BIGINT;
+ALTER TABLE vendor_profiles ADD COLUMN erased_at BIGINT;
