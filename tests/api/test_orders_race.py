@@ -32,6 +32,19 @@ def srv():
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def hold():
+    """A server whose checkouts outlive the races: on a loaded machine the 3 s TTL of `srv`
+    would expire (and rightly release) early orders while the race is still running, and the
+    counts below would then mean something else."""
+    require_order_routes()
+    from souk_client import SoukServer
+    server = SoukServer(env=dict(ORDER_ENV, SOUK_CHECKOUT_TTL_SECONDS="1800"))
+    server.start()
+    yield server
+    server.stop()
+
+
 def hammer(srv, tokens, variant_id, attempts, quantity=lambda: 1):
     """Every client fires `attempts` orders; returns [(status, quantity, body)]."""
     out, lock = [], threading.Lock()
@@ -57,7 +70,8 @@ def hammer(srv, tokens, variant_id, attempts, quantity=lambda: 1):
     return out
 
 
-def test_64_clients_never_oversell(srv):
+def test_64_clients_never_oversell(hold):
+    srv = hold
     shop = make_shop(srv, stock=100)
     buyers = [customer(srv) for _ in range(8)]
     tokens = [buyers[i % len(buyers)]["access"] for i in range(CLIENTS)]
@@ -70,7 +84,8 @@ def test_64_clients_never_oversell(srv):
     assert len({b["id"] for c, _, b in res if c == 201}) == 100
 
 
-def test_mixed_quantities(srv):
+def test_mixed_quantities(hold):
+    srv = hold
     shop = make_shop(srv, stock=100)
     buyers = [customer(srv) for _ in range(4)]
     tokens = [buyers[i % len(buyers)]["access"] for i in range(32)]
