@@ -1,7 +1,8 @@
 /* bids.c - the atomic bid, the lists of bids, and the fan-out of an
  * accepted bid to everyone watching (bid.placed, bid.outbid, outbid mail).
  *
- * One bid = one transaction of two statements: the conditional UPDATE of
+ * One bid = one transaction: the auction row is held first and the clock
+ * read after (lock_and_now), then the conditional UPDATE of
  * the auction (every rule in its WHERE clause; the soft-close extension in
  * its SET) and the INSERT of the bid with the sequence number the UPDATE
  * returned. Both commit or neither does. When the UPDATE matches no row the
@@ -61,6 +62,7 @@ static const char BID_SQL[] =
     "ends_at - $4 <= CAST(soft_close_seconds AS BIGINT) * 1000000 THEN 1 ELSE 0 END, "
     "ends_at = CASE WHEN soft_close_seconds > 0 AND "
     "ends_at - $4 <= CAST(soft_close_seconds AS BIGINT) * 1000000 "
+    "AND $4 + CAST(soft_close_seconds AS BIGINT) * 1000000 > ends_at "
     "THEN $4 + CAST(soft_close_seconds AS BIGINT) * 1000000 ELSE ends_at END, "
     "updated_at = $4 "
     "WHERE id = $1 AND status = 'open' AND starts_at <= $4 AND ends_at > $4 "
@@ -112,14 +114,46 @@ static int insert_bid(struct db_conn *tx, struct bid *b, const char *prev_leader
     return err;
 }
 
+/* Holds the auction row (FOR UPDATE on PostgreSQL; BEGIN IMMEDIATE already
+ * holds the database on SQLite) and only then reads the clock: the time that
+ * decides and stamps a bid is taken in commit order, never before the last
+ * accepted bid's (updated_at), so stamps follow seq and a bid that waited on
+ * the lock past ends_at is refused. */
+static int lock_and_now(struct db_conn *tx, const char *auction_id, int64_t *now,
+                        struct souk_errinfo *ei)
+{
+    struct db_res *r = NULL;
+    int pg = db_conn_dialect(tx) == DB_PGSQL;
+    int err = db_query(tx,
+                       pg ? "SELECT updated_at FROM auctions WHERE id = $1 FOR UPDATE"
+                          : "SELECT updated_at FROM auctions WHERE id = $1",
+                       DB_PARAMS(DBT(auction_id)), &r, ei);
+
+    if (err) {
+        db_res_free(r);
+        return err == SOUK_INVALID ? souk_fail(ei, SOUK_NOT_FOUND, "no such auction") : err;
+    }
+    if (db_nrows(r) == 0) {
+        db_res_free(r);
+        return souk_fail(ei, SOUK_NOT_FOUND, "no such auction");
+    }
+    *now = clock_now_us();
+    if (db_int(r, 0, 0) > *now)
+        *now = db_int(r, 0, 0);
+    db_res_free(r);
+    return 0;
+}
+
 int auctions_place_bid(struct db_conn *tx, const char *auction_id, const char *bidder_id,
                        int64_t amount, struct bid *out, struct souk_errinfo *ei)
 {
-    int64_t now = clock_now_us();
+    int64_t now = 0;
     struct db_res *r = NULL;
     const char *prev;
     int err;
 
+    if ((err = lock_and_now(tx, auction_id, &now, ei)))
+        return err;
     err = db_query(tx, BID_SQL,
                    DB_PARAMS(DBT(auction_id), DBI(amount), DBT(bidder_id), DBI(now)), &r, ei);
     if (err) {

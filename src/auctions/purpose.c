@@ -186,9 +186,45 @@ static int exclusive_hook(struct db_conn *c, const struct recipe *rc, const char
     return err;
 }
 
+/* The same for a list page, one query: the page's recipes that have an auction. */
+static int exclusive_page_hook(struct db_conn *c, const struct recipe *rs, int n,
+                               const char *user_id, unsigned char *flags, struct souk_errinfo *ei)
+{
+    struct db_param p[RECIPE_ACCESS_PREFETCH_MAX + 2];
+    char sql[512 + RECIPE_ACCESS_PREFETCH_MAX * 8];
+    struct db_res *r = NULL;
+    size_t len;
+    int err;
+
+    if (n > RECIPE_ACCESS_PREFETCH_MAX)
+        return souk_fail(ei, SOUK_INTERNAL, "auctions: page too large");
+    p[0] = DBI(clock_now_us());
+    p[1] = DBT(user_id);
+    len = (size_t)snprintf(
+        sql, sizeof sql, "%s",
+        "SELECT a.recipe_id, MAX(CASE WHEN a.status = 'awarded' OR (a.status = 'open' AND "
+        "a.starts_at <= $1) THEN 1 ELSE 0 END), MAX(CASE WHEN EXISTS (SELECT 1 FROM "
+        "auction_awards w WHERE w.auction_id = a.id AND w.user_id = $2 AND w.status = 'paid') "
+        "THEN 1 ELSE 0 END) FROM auctions a WHERE a.recipe_id IN (");
+    for (int i = 0; i < n; i++) {
+        p[i + 2] = DBT(rs[i].id);
+        len += (size_t)snprintf(sql + len, sizeof sql - len, "%s$%d", i ? ", " : "", i + 3);
+    }
+    snprintf(sql + len, sizeof sql - len, ") GROUP BY a.recipe_id");
+    if ((err = db_query(c, sql, p, n + 2, &r, ei)))
+        return err;
+    for (int j = 0; j < db_nrows(r); j++)
+        for (int i = 0; i < n; i++)
+            if (strcmp(rs[i].id, db_get(r, j, 0)) == 0 && db_int(r, j, 1) > 0)
+                flags[i] = RECIPE_EXCL_EXCLUSIVE | (db_int(r, j, 2) > 0 ? RECIPE_EXCL_WINNER : 0);
+    db_res_free(r);
+    return 0;
+}
+
 void auction_exclusive_install(void)
 {
     recipes_set_exclusive_hook(exclusive_hook);
+    recipes_set_exclusive_page_hook(exclusive_page_hook);
 }
 
 /* ---- award lists --------------------------------------------------------------------- */

@@ -31,10 +31,16 @@
 #include "subscriptions/subscriptions.h"
 
 static recipe_exclusive_fn exclusive_hook;
+static recipe_exclusive_page_fn exclusive_page_hook;
 
 void recipes_set_exclusive_hook(recipe_exclusive_fn fn)
 {
     exclusive_hook = fn;
+}
+
+void recipes_set_exclusive_page_hook(recipe_exclusive_page_fn fn)
+{
+    exclusive_page_hook = fn;
 }
 
 void recipes_access_begin(struct recipe_access_ctx *ctx, struct db_conn *c,
@@ -55,9 +61,31 @@ static int is_owner(const struct recipe_viewer *v, const struct recipe *r)
     return v->user_id && strcmp(v->user_id, r->chef_user_id) == 0;
 }
 
-/* Purchases of the viewer among a page's premium recipes, one query. */
-int recipes_access_prefetch(struct recipe_access_ctx *ctx, const struct recipe *rs, int n,
-                            struct souk_errinfo *ei)
+/* The page's row for r, or -1 when r is not from the prefetched page. */
+static int page_index(const struct recipe_access_ctx *ctx, const struct recipe *r)
+{
+    if (ctx->page && r >= ctx->page && r < ctx->page + ctx->npage)
+        return (int)(r - ctx->page);
+    return -1;
+}
+
+/* 1 when the viewer's grant alone opens the premium recipe r (cache, no query). */
+static int granted(struct recipe_access_ctx *ctx, const struct recipe *r, struct souk_errinfo *ei)
+{
+    int rank = 0;
+
+    if (subscriptions_grant_rank(ctx->c, ctx->viewer.user_id, r->chef_id, &rank, ei)) {
+        souk_errinfo_cleanup(ei);
+        memset(ei, 0, sizeof *ei);
+        return 0; /* the check itself asks again and reports the error */
+    }
+    return rank > 0 && rank >= r->required_rank;
+}
+
+/* Purchases of the viewer among the page's premium recipes that neither an
+ * exclusive flag nor a grant decides, one query (none when there are none). */
+static int prefetch_purchases(struct recipe_access_ctx *ctx, const struct recipe *rs, int n,
+                              struct souk_errinfo *ei)
 {
     struct db_param p[RECIPE_ACCESS_PREFETCH_MAX + 1];
     char sql[128 + RECIPE_ACCESS_PREFETCH_MAX * 8];
@@ -65,16 +93,13 @@ int recipes_access_prefetch(struct recipe_access_ctx *ctx, const struct recipe *
     size_t len;
     int np = 1, err;
 
-    ctx->npurchased = 0;
-    ctx->prefetched = n <= RECIPE_ACCESS_PREFETCH_MAX; /* else: one query per recipe */
-    if (!ctx->viewer.user_id || !ctx->prefetched)
-        return 0;
     p[0] = DBT(ctx->viewer.user_id);
     len = (size_t)snprintf(sql, sizeof sql,
                            "SELECT recipe_id FROM recipe_purchases WHERE user_id = $1 AND "
                            "status = 'paid' AND recipe_id IN (");
     for (int i = 0; i < n; i++) {
-        if (!rs[i].is_premium)
+        if (!rs[i].is_premium || ctx->excl[i] || is_owner(&ctx->viewer, &rs[i]) ||
+            granted(ctx, &rs[i], ei))
             continue;
         p[np] = DBT(rs[i].id);
         len += (size_t)snprintf(sql + len, sizeof sql - len, "%s$%d", np > 1 ? ", " : "", np + 1);
@@ -89,6 +114,26 @@ int recipes_access_prefetch(struct recipe_access_ctx *ctx, const struct recipe *
         snprintf(ctx->purchased[ctx->npurchased++], 37, "%s", db_get(res, i, 0));
     db_res_free(res);
     return 0;
+}
+
+int recipes_access_prefetch(struct recipe_access_ctx *ctx, const struct recipe *rs, int n,
+                            struct souk_errinfo *ei)
+{
+    int err;
+
+    ctx->npurchased = 0;
+    ctx->prefetched = n <= RECIPE_ACCESS_PREFETCH_MAX; /* else: queries per recipe */
+    if (!ctx->prefetched || is_staff(&ctx->viewer) || n == 0)
+        return 0;
+    memset(ctx->excl, 0, sizeof ctx->excl);
+    if (exclusive_page_hook &&
+        (err = exclusive_page_hook(ctx->c, rs, n, ctx->viewer.user_id, ctx->excl, ei)))
+        return err;
+    ctx->page = exclusive_page_hook ? rs : NULL;
+    ctx->npage = n;
+    if (!ctx->viewer.user_id)
+        return 0;
+    return prefetch_purchases(ctx, rs, n, ei);
 }
 
 static int purchased(struct recipe_access_ctx *ctx, const struct recipe *r, int *yes,
@@ -127,7 +172,13 @@ int recipes_access_check(struct recipe_access_ctx *ctx, const struct recipe *r,
     /* ---- EXCLUSIVE HOOK (auctions issue) -------------------------------------
      * An auctioned recipe is exclusive while its auction runs and once sold:
      * only the paying winner opens it here, whatever their subscription. */
-    if (exclusive_hook) {
+    if (page_index(ctx, r) >= 0) {
+        unsigned char f = ctx->excl[page_index(ctx, r)];
+        if (f & RECIPE_EXCL_EXCLUSIVE) {
+            *out = (f & RECIPE_EXCL_WINNER) ? RECIPE_OPEN : RECIPE_EXCLUSIVE;
+            return 0;
+        }
+    } else if (exclusive_hook) {
         int exclusive = 0, winner = 0;
         if ((err = exclusive_hook(ctx->c, r, v->user_id, &exclusive, &winner, ei)))
             return err;

@@ -169,6 +169,14 @@ struct recipe_viewer {
 typedef int (*recipe_exclusive_fn)(struct db_conn *c, const struct recipe *r, const char *user_id,
                                    int *exclusive, int *winner, struct souk_errinfo *ei);
 void recipes_set_exclusive_hook(recipe_exclusive_fn fn);
+/* The same for a page, in one query: flags[i] gets RECIPE_EXCL_EXCLUSIVE and
+ * RECIPE_EXCL_WINNER for rs[i]. Used by recipes_access_prefetch when set. */
+#define RECIPE_EXCL_EXCLUSIVE 1
+#define RECIPE_EXCL_WINNER    2
+typedef int (*recipe_exclusive_page_fn)(struct db_conn *c, const struct recipe *rs, int n,
+                                        const char *user_id, unsigned char *flags,
+                                        struct souk_errinfo *ei);
+void recipes_set_exclusive_page_hook(recipe_exclusive_page_fn fn);
 
 /* Per-request (or per-render) state: the viewer and what was prefetched. */
 #define RECIPE_ACCESS_PREFETCH_MAX 128
@@ -178,11 +186,16 @@ struct recipe_access_ctx {
     int prefetched;
     int npurchased;
     char purchased[RECIPE_ACCESS_PREFETCH_MAX][37];
+    const struct recipe *page; /* the prefetched page and its exclusive flags */
+    int npage;
+    unsigned char excl[RECIPE_ACCESS_PREFETCH_MAX];
 };
 void recipes_access_begin(struct recipe_access_ctx *ctx, struct db_conn *c,
                           const struct recipe_viewer *v);
-/* Optional, for lists: loads the viewer's purchases among rs[0..n) in one
- * query, so that checking the page costs no further query. */
+/* Optional, for lists: loads which of rs[0..n) are exclusive (one query)
+ * and the viewer's purchases among the premium ones their grants do not
+ * open (one query, only when there are such rows), so that checking the
+ * page costs no further query; grants come from the subscription cache. */
 int recipes_access_prefetch(struct recipe_access_ctx *ctx, const struct recipe *rs, int n,
                             struct souk_errinfo *ei);
 int recipes_access_check(struct recipe_access_ctx *ctx, const struct recipe *r,

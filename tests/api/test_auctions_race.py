@@ -40,7 +40,8 @@ def hammer(server, users, auction_id, until, increment=100):
             if r.status_code == 201:
                 b = r.json()
                 with lock:
-                    accepted.append((b["seq"], cents(b["amount"]), user["id"], b["created_at"]))
+                    accepted.append((b["seq"], cents(b["amount"]), user["id"], b["created_at"],
+                                     b["ends_at"]))
                 nxt = cents(b["amount"]) + increment
             elif r.status_code == 409 and r.json()["code"] == "bid_too_low":
                 nxt = cents(r.json()["minimum_next_bid"])
@@ -106,6 +107,25 @@ def test_bids_racing_the_end_and_soft_close(souk):
     r = souk.post("/api/bids/", json={"auction_id": a["id"], "amount": "9999.00"},
                   token=users[0]["access"])
     assert r.status_code == 409 and r.json()["code"] == "auction_closed"
+
+
+def test_bid_order_is_the_commit_order(souk):
+    """32 racing bidders over a soft close: in seq order the stamps never go back, ends_at
+    never decreases, and every bid was decided before the end in force when it took the row."""
+    users = customers(souk, 32)
+    _, a = new_auction(souk, starting_price="10.00", min_increment="1.00", ends_at=ts(1.5),
+                       soft_close_seconds=1)
+    accepted, _ = hammer(souk, users, a["id"], time.monotonic() + 2.0)
+    check_serial(souk, a["id"], accepted)
+    assert len(accepted) >= 32
+    end = parse_ts(a["ends_at"])
+    prev_at = 0.0
+    for seq, amount, _, created_at, ends_at in sorted(accepted):
+        at, new_end = parse_ts(created_at), parse_ts(ends_at)
+        assert at >= prev_at, f"bid {seq} stamped before bid {seq - 1}"
+        assert at < end, f"bid {seq} accepted at {created_at}, after the end {end}"
+        assert new_end >= end, f"bid {seq} moved ends_at backwards"
+        prev_at, end = at, new_end
 
 
 def test_two_nodes_end_each_auction_once(souk, souk_factory, db_kind):
