@@ -8,7 +8,10 @@
 #                     (postgres://postgres@127.0.0.1:PORT/souk_test).
 #   svc_redis_start   start redis-server on a free loopback port, no persistence, export
 #                     SOUK_TEST_REDIS_URL (redis://127.0.0.1:PORT/0).
-#   svc_stop_all      stop whatever the two above started (idempotent; safe in an EXIT trap).
+#   svc_pgbouncer_start  pgbouncer in transaction pooling mode in front of that cluster (every
+#                     database name is passed through), on a free loopback port; exports
+#                     SOUK_TEST_PGBOUNCER_URL (postgres://postgres@127.0.0.1:PORT/souk_test).
+#   svc_stop_all      stop whatever the above started (idempotent; safe in an EXIT trap).
 #
 # Everything lives under one directory made by mktemp ($SVC_DIR); svc_stop_all removes it.
 # The cluster is tuned for tests, not durability (fsync, synchronous_commit and
@@ -152,8 +155,77 @@ svc_redis_stop() {
     SVC_REDIS_PID=
 }
 
+# ---- pgbouncer ------------------------------------------------------------------------------
+# pgbouncer refuses to run as root: like PostgreSQL it then runs as the postgres user.
+SVC_PGB_PID=
+SVC_PGB_PORT=
+
+svc_pgbouncer_start() {
+    [ -n "$SVC_PGB_PID" ] && return 0
+    [ -n "$SVC_PG_PORT" ] || { svc_log "svc_pgbouncer_start needs svc_pg_start first"; return 1; }
+    command -v pgbouncer >/dev/null || { svc_log "pgbouncer not installed"; return 1; }
+    local d=$SVC_DIR/pgbouncer _
+    mkdir -p "$d"
+    SVC_PGB_PORT=$(svc_free_port) || return 1
+    printf '"postgres" ""\n' >"$d/userlist.txt"
+    cat >"$d/pgbouncer.ini" <<EOF
+[databases]
+* = host=127.0.0.1 port=$SVC_PG_PORT
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $SVC_PGB_PORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $d/userlist.txt
+pool_mode = transaction
+max_client_conn = 2000
+default_pool_size = 8
+max_db_connections = 16
+server_reset_query =
+ignore_startup_parameters = extra_float_digits
+logfile = $d/pgbouncer.log
+admin_users = postgres
+EOF
+    [ "$(id -u)" -eq 0 ] && chown -R postgres: "$d"
+    svc_pg_as_owner pgbouncer "$d/pgbouncer.ini" >"$d/stdout.log" 2>&1 </dev/null &
+    SVC_PGB_PID=$!
+    for _ in $(seq 1 100); do
+        if psql "postgres://postgres@127.0.0.1:$SVC_PGB_PORT/souk_test" -qAtc 'SELECT 1' \
+            >/dev/null 2>&1; then
+            export SOUK_TEST_PGBOUNCER_URL="postgres://postgres@127.0.0.1:$SVC_PGB_PORT/souk_test"
+            svc_log "pgbouncer (transaction pooling) on 127.0.0.1:$SVC_PGB_PORT (pid $SVC_PGB_PID)"
+            return 0
+        fi
+        kill -0 "$SVC_PGB_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    svc_log "pgbouncer did not start:"; tail -n 20 "$d/pgbouncer.log" "$d/stdout.log" >&2
+    return 1
+}
+
+# Stops a process started here by its PID (TERM, then KILL after 5 s).
+svc_kill_pid() {
+    local pid=$1 _
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 0
+}
+
+svc_pgbouncer_stop() {
+    [ -n "$SVC_PGB_PID" ] || return 0
+    svc_kill_pid "$SVC_PGB_PID" # runuser passes TERM on to pgbouncer
+    SVC_PGB_PID=
+}
+
 # Stops everything and removes the temp directory. Safe to call more than once.
 svc_stop_all() {
+    svc_pgbouncer_stop
     svc_pg_stop
     svc_redis_stop
     if [ -n "$SVC_DIR" ] && [ -d "$SVC_DIR" ]; then
