@@ -148,8 +148,10 @@ enum MHD_Result guard_accept(void *cls, const struct sockaddr *addr, socklen_t l
 
 static struct gconn *conn_open(struct conn_guard *g, struct MHD_Connection *c)
 {
-    const union MHD_ConnectionInfo *fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    const union MHD_ConnectionInfo *ai = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *fi =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ai =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     struct gconn *k = xcalloc(1, sizeof *k);
     char ip[PROXY_IP_LEN];
     sockaddr_text(ai ? ai->client_addr : NULL, ip);
@@ -203,7 +205,8 @@ void guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 
 static struct gconn *conn_of(struct MHD_Connection *c)
 {
-    const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const union MHD_ConnectionInfo *i =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     return i ? i->socket_context : NULL;
 }
 

@@ -302,6 +302,7 @@ void proxy_apply(const struct proxy_list *l, struct http_req *req, const char *p
     proxy_resolve(l, peer, joined(req, "X-Forwarded-For"), joined(req, "Forwarded"),
                   joined(req, "X-Forwarded-Proto"), &r);
     req->peer_ip = arena_strdup(req->arena, peer);
-    req->client_ip = strcmp(r.client, peer) == 0 ? req->peer_ip : arena_strdup(req->arena, r.client);
+    req->client_ip =
+        strcmp(r.client, peer) == 0 ? req->peer_ip : arena_strdup(req->arena, r.client);
     req->https = r.https;
 }
