@@ -168,6 +168,7 @@ svc_pgbouncer_start() {
     [ -n "$pg_port" ] || pg_port=$(printf '%s' "${SOUK_TEST_PG_URL:-}" | sed -n 's|.*@127\.0\.0\.1:\([0-9]*\)/.*|\1|p')
     [ -n "$pg_port" ] || { svc_log "svc_pgbouncer_start needs svc_pg_start (or SOUK_TEST_PG_URL)"; return 1; }
     command -v pgbouncer >/dev/null || { svc_log "pgbouncer not installed"; return 1; }
+    svc_dir || return 1
     local d=$SVC_DIR/pgbouncer _
     mkdir -p "$d"
     SVC_PGB_PORT=$(svc_free_port) || return 1
@@ -188,6 +189,7 @@ max_db_connections = 16
 server_reset_query =
 ignore_startup_parameters = extra_float_digits
 logfile = $d/pgbouncer.log
+pidfile = $d/pgbouncer.pid
 admin_users = postgres
 EOF
     [ "$(id -u)" -eq 0 ] && chown -R postgres: "$d"
@@ -223,7 +225,11 @@ svc_kill_pid() {
 
 svc_pgbouncer_stop() {
     [ -n "$SVC_PGB_PID" ] || return 0
-    svc_kill_pid "$SVC_PGB_PID" # runuser passes TERM on to pgbouncer
+    local own
+    own=$(cat "$SVC_DIR/pgbouncer/pgbouncer.pid" 2>/dev/null)
+    [ -n "$own" ] && kill -INT "$own" 2>/dev/null # pgbouncer itself (under runuser when root)
+    svc_kill_pid "$SVC_PGB_PID"
+    [ -n "$own" ] && kill -KILL "$own" 2>/dev/null
     SVC_PGB_PID=
 }
 
