@@ -6,6 +6,8 @@
 #   unit            make unit
 #   api-sqlite      tests/run_api.sh sqlite       (build/souk)     \ these two run side by side
 #   api-pgsql       tests/run_api.sh pgsql        (build/souk)     / (SOUK_TEST_SERIAL=1: one by one)
+#   api-pgbouncer   tests/run_api.sh pgbouncer on a slice (PGBOUNCER_SLICE below; ~3 min)
+#   cluster         tests/cluster/run.sh: nginx + 3 nodes, faults (own PostgreSQL/Redis; ~1 min)
 #   fuzz            make fuzz-run, FUZZ_SECONDS=5 (skipped, with a message, until fuzz/fuzz.mk exists)
 #   asan-build      make asan                     (build/asan: AddressSanitizer + UBSan)
 #   asan-unit       make V=asan unit              \  with ASAN_OPTIONS=detect_leaks=1 and
@@ -22,6 +24,9 @@
 set -u
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$PWD
+# The API tests run through pgbouncer in CI (the whole suite: tests/run_api.sh pgbouncer).
+PGBOUNCER_SLICE="tests/api/test_foundation.py tests/api/test_identity.py tests/api/test_orders.py
+    tests/api/test_auctions.py tests/api/test_jobs.py tests/api/test_notifications.py tests/api/test_proxy.py"
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 # shellcheck source=tests/lib/services.sh
@@ -191,6 +196,8 @@ main() {
     fi
     wanted unit && unit_phase unit 600 make --no-print-directory -j"$JOBS" unit
     api_pair 1200 "$ROOT/build/souk" api-sqlite api-pgsql
+    wanted api-pgbouncer && api_phase api-pgbouncer 600 tests/run_api.sh pgbouncer $PGBOUNCER_SLICE
+    wanted cluster && api_phase cluster 300 tests/cluster/run.sh
     fuzz_phase
 
     if wanted asan-build || wanted asan-unit || wanted asan-api-sqlite || wanted asan-api-pgsql; then

@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# tests/run_api.sh [sqlite|pgsql|all] [pytest args...] - black-box HTTP tests (tests/api).
+# tests/run_api.sh [sqlite|pgsql|pgbouncer|all] [pytest args...] - black-box HTTP tests (tests/api).
+#
+# `pgbouncer` runs the pgsql tests with every server going through pgbouncer in transaction
+# pooling mode (tests/lib/services.sh starts it) and SOUK_DB_PREPARED=0; databases are still
+# created on the cluster directly. It is not part of `all`.
 #
 # Runs Debian's pytest (/usr/bin/python3 -m pytest tests/api -q) against the binary in
 # SOUK_BIN (default build/souk) with SOUK_TEST_DB=sqlite or pgsql. The default is `all`.
@@ -22,8 +26,9 @@ which_db=${1:-all}
 case "$which_db" in
     sqlite) dbs="sqlite" ;;
     pgsql) dbs="pgsql" ;;
+    pgbouncer) dbs="pgbouncer" ;;
     all) dbs="sqlite pgsql" ;;
-    *) echo "usage: $0 [sqlite|pgsql|all] [pytest args...]" >&2; exit 2 ;;
+    *) echo "usage: $0 [sqlite|pgsql|pgbouncer|all] [pytest args...]" >&2; exit 2 ;;
 esac
 
 SOUK_BIN=${SOUK_BIN:-$ROOT/build/souk}
@@ -43,8 +48,11 @@ trap 'exit 143' TERM
 if [ -z "${SOUK_TEST_REDIS_URL:-}" ]; then
     svc_redis_start || exit 2
 fi
-if [[ " $dbs " == *" pgsql "* ]] && [ -z "${SOUK_TEST_PG_URL:-}" ]; then
+if [[ " $dbs " == *" pg"* ]] && [ -z "${SOUK_TEST_PG_URL:-}" ]; then
     svc_pg_start || exit 2
+fi
+if [ "$dbs" = pgbouncer ] && [ -z "${SOUK_TEST_PGBOUNCER_URL:-}" ]; then
+    svc_pgbouncer_start || exit 2
 fi
 
 REPORT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/souk-api.XXXXXX") || exit 2
@@ -78,7 +86,9 @@ run_db() {
     local db=$1 xml="$REPORT_DIR/junit-$1.xml" rc counts passed failed skipped
     shift
     echo "== api tests on $db ($SOUK_BIN)"
-    SOUK_TEST_DB=$db /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+    local kind=$db
+    [ "$db" = pgbouncer ] && kind=pgsql
+    SOUK_TEST_DB=$kind /usr/bin/python3 -m pytest -q -p no:cacheprovider \
         --junitxml="$xml" -o junit_family=xunit2 "$@"
     rc=$?
     counts=$(junit_counts "$xml")

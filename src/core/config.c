@@ -51,6 +51,12 @@ static const struct opt opts[] = {
     Z("SOUK_MAX_BODY_BYTES", max_body, 1, 1LL << 32),
     I("SOUK_MAX_CONNECTIONS", max_connections, 16, 1000000),
     I("SOUK_SHUTDOWN_TIMEOUT", shutdown_timeout, 0, 3600),
+    I("SOUK_MAX_CONNECTIONS_PER_IP", max_connections_per_ip, 0, 1000000),
+    I("SOUK_HEADER_TIMEOUT", header_timeout, 1, 3600),
+    I("SOUK_BODY_TIMEOUT", body_timeout, 1, 86400),
+    I("SOUK_IDLE_TIMEOUT", idle_timeout, 1, 86400),
+    S("SOUK_TRUSTED_PROXIES", trusted_proxies),
+    B("SOUK_DB_PREPARED", db_prepared),
     I("SOUK_PAGE_SIZE", page_size_default, 1, 1000),
     I("SOUK_PAGE_SIZE_MAX", page_size_max, 1, 1000),
     I("SOUK_RATE_LIMIT_RPS", rate_limit_rps, 0, 1000000),
@@ -88,6 +94,11 @@ static void defaults(struct souk_config *c)
     c->job_workers = 2;
     c->max_body = 1 << 20;
     c->max_connections = 4096;
+    c->max_connections_per_ip = 256;
+    c->header_timeout = 10;
+    c->body_timeout = 60;
+    c->idle_timeout = 60;
+    c->db_prepared = 1;
     c->shutdown_timeout = 20;
     c->page_size_default = 20;
     c->page_size_max = 100;

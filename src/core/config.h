@@ -22,7 +22,13 @@ struct souk_config {
     int db_pool;             /* SOUK_DB_POOL, default = workers (+ job workers) */
     int job_workers;         /* SOUK_JOB_WORKERS, default 2, 0 allowed */
     size_t max_body;         /* SOUK_MAX_BODY_BYTES, default 1 MiB */
-    int max_connections;     /* SOUK_MAX_CONNECTIONS, default 4096 */
+    int max_connections;     /* SOUK_MAX_CONNECTIONS, default 4096; past it: 503 */
+    int max_connections_per_ip; /* SOUK_MAX_CONNECTIONS_PER_IP, default 256; 0 off; trusted proxies exempt */
+    int header_timeout;      /* SOUK_HEADER_TIMEOUT seconds, default 10 */
+    int body_timeout;        /* SOUK_BODY_TIMEOUT seconds, default 60 */
+    int idle_timeout;        /* SOUK_IDLE_TIMEOUT seconds (keep-alive), default 60 */
+    char trusted_proxies[1024]; /* SOUK_TRUSTED_PROXIES CIDR list, default none */
+    int db_prepared;         /* SOUK_DB_PREPARED, default 1; 0 for pgbouncer transaction pooling */
     int shutdown_timeout;    /* SOUK_SHUTDOWN_TIMEOUT seconds, default 20 */
     int page_size_default;   /* 20 */
     int page_size_max;       /* 100 */

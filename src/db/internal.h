@@ -107,4 +107,8 @@ int db_conn_script(struct db_conn *c, const char *sql, struct souk_errinfo *ei);
  * retry; the hooks are left on c for the caller (db_hooks_take). */
 int db_tx_once(struct db_conn *c, db_tx_fn fn, void *arg, struct souk_errinfo *ei);
 
+/* pgsql.c: 1 when SOUK_DB_PREPARED=0 (pgbouncer transaction pooling): no
+ * prepared statements, no session state, no session advisory locks. */
+int db_pg_tx_pooling(void);
+
 #endif

@@ -10,7 +10,10 @@
  * binary migrated this database), stops everything with SOUK_PRECONDITION.
  *
  * Two nodes starting at once: on PostgreSQL a session advisory lock is held
- * for the whole run, so the second waits and then finds nothing to do. On
+ * for the whole run, so the second waits and then finds nothing to do
+ * (behind pgbouncer, SOUK_DB_PREPARED=0, a session lock would outlive its
+ * transaction on some server session: each migration's transaction and the
+ * table's creation take pg_advisory_xact_lock instead). On
  * SQLite BEGIN IMMEDIATE serialises writers, and each transaction checks
  * again that its version is still missing.
  *
@@ -118,6 +121,10 @@ static int apply_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
     int err, present;
 
     checksum(a->m->sql, sum);
+    if (db_conn_dialect(c) == DB_PGSQL && db_pg_tx_pooling() &&
+        (err = db_conn_query(c, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY ")", NULL, 0,
+                             NULL, NULL, ei)))
+        return err; /* behind pgbouncer: the lock lives as long as this transaction */
     if ((err = db_conn_query(c, SQL_ONE, DB_PARAMS(DBI(a->m->version)), &r, NULL, ei)))
         return err;
     present = db_nrows(r) > 0;
@@ -162,15 +169,19 @@ static int lock(struct db_conn *c, int take, struct souk_errinfo *ei)
     const char *sql = take ? "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")"
                            : "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")";
 
-    if (db_conn_dialect(c) != DB_PGSQL)
-        return 0;
+    if (db_conn_dialect(c) != DB_PGSQL || db_pg_tx_pooling())
+        return 0; /* behind pgbouncer: apply_tx takes a transaction-scoped lock instead */
     return db_conn_query(c, sql, NULL, 0, NULL, NULL, ei);
 }
+
+#define SQL_TABLE_LOCKED                                                                           \
+    "BEGIN; SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY "); " SQL_TABLE "; COMMIT"
 
 static int migrate_on(struct db_conn *c, const struct db_migration *list, int n, int *applied,
                       void (*progress)(const struct db_migration *m), struct souk_errinfo *ei)
 {
-    int err = db_conn_script(c, SQL_TABLE, ei);
+    int pooled = db_conn_dialect(c) == DB_PGSQL && db_pg_tx_pooling();
+    int err = db_conn_script(c, pooled ? SQL_TABLE_LOCKED : SQL_TABLE, ei);
 
     if (!err)
         err = verify(c, list, n, ei);

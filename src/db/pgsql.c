@@ -9,6 +9,12 @@
  * are asked for in text form and copied into a db_res, so a PGresult never
  * leaves this file. Notices are sent to the debug log rather than stderr.
  *
+ * With SOUK_DB_PREPARED=0 (souk behind pgbouncer in transaction pooling,
+ * where consecutive statements may run on different server sessions) no
+ * session state is made: no SET at connect, and every statement goes as an
+ * unnamed one in a single PQexecParams round trip (parse, bind, execute).
+ * Nothing souk stores depends on TimeZone (times are BIGINT microseconds).
+ *
  * SQLSTATEs are classified here; db_fail_driver does the rest.
  */
 #include <inttypes.h>
@@ -18,6 +24,7 @@
 #include <libpq-fe.h>
 
 #include "core/arena.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "db/internal.h"
 
@@ -28,6 +35,12 @@ struct pg {
     PGconn *conn;
     unsigned next_name; /* for statement names, unique within the session */
 };
+
+/* Statements unnamed and no session state (pgbouncer transaction pooling). */
+int db_pg_tx_pooling(void)
+{
+    return souk_cfg && !souk_cfg->db_prepared;
+}
 
 static PGconn *conn_of(const struct db_conn *c)
 {
@@ -108,6 +121,8 @@ static int session_setup(struct db_conn *c, struct souk_errinfo *ei)
         return souk_fail(ei, SOUK_UNAVAILABLE, "cannot connect to PostgreSQL: %s", msg);
     }
     PQsetNoticeProcessor(conn, notice, NULL);
+    if (db_pg_tx_pooling())
+        return 0;
     res = PQexec(conn, PG_SESSION_SQL);
     if (!res_ok(res))
         return pg_fail(c, res, PG_SESSION_SQL, ei);
@@ -236,10 +251,15 @@ static int pg_query(struct db_conn *c, const char *sql, const struct db_param *p
     PGresult *res;
     int err;
 
-    if ((err = prepare(c, sql, &name, ei)))
-        return err;
-    values = param_values(p, np);
-    res = PQexecPrepared(conn_of(c), name, np, values, NULL, NULL, 0);
+    if (db_pg_tx_pooling()) {
+        values = param_values(p, np);
+        res = PQexecParams(conn_of(c), sql, np, NULL, values, NULL, NULL, 0);
+    } else {
+        if ((err = prepare(c, sql, &name, ei)))
+            return err;
+        values = param_values(p, np);
+        res = PQexecPrepared(conn_of(c), name, np, values, NULL, NULL, 0);
+    }
     free(values);
     if (!res_ok(res))
         return pg_fail(c, res, sql, ei);

@@ -48,7 +48,10 @@ struct http_req {
     const char *path;       /* decoded path, without the query string */
     const char *route;      /* template of the matched route, "-" when none */
     const char *request_id; /* X-Request-Id received (if sane) or generated */
-    const char *client_ip;  /* peer address as text */
+    const char *client_ip;  /* client address as text: the peer, or behind a trusted proxy
+                             * the address it forwarded (src/http/proxy.h) */
+    const char *peer_ip;    /* the socket's peer address (the proxy, behind one) */
+    int https;              /* a trusted proxy says the client used https */
     /* path parameters, in template order, already type-checked */
     const char *params[HTTP_MAX_PARAMS];
     int nparams;
@@ -121,8 +124,12 @@ int http_no_content(struct http_req *req);
 int http_problem(struct http_req *req, int err, struct souk_errinfo *ei); /* problem.c; cleans ei */
 void http_set_header(struct http_req *req, const char *name, const char *value); /* copies */
 
-/* Base URL of the request for building absolute links (SOUK_PUBLIC_URL). */
+/* Base URL of the request for building absolute links (SOUK_PUBLIC_URL;
+ * without it the Host header, https when a trusted proxy says so). */
 const char *http_base_url(const struct http_req *req);
+/* Whether the client's connection is https (for Secure cookies): the public
+ * URL is https, or a trusted proxy forwarded X-Forwarded-Proto: https. */
+int http_is_https(const struct http_req *req);
 
 /* ---- Cursor pagination (pagination.c) ----------------------------------
  * Cursor = base64url of a small JSON object chosen by the list (for keyset
@@ -202,6 +209,10 @@ struct http_server_opts {
     int sse_heartbeat;      /* seconds, default 15 */
     int rate_rps, rate_burst;
     struct db *db;
+    /* 0 / NULL: the process configuration (souk_cfg) or the built-in default */
+    const char *trusted_proxies; /* CIDR list (SOUK_TRUSTED_PROXIES) */
+    int header_timeout, body_timeout, idle_timeout; /* seconds (guard.c) */
+    int max_per_ip;         /* connections per untrusted address; -1: no cap */
     int no_auth_hook;       /* never call the auth hook: tokens are the handlers' business
                              * (req->user stays NULL, so ROUTE_AUTH routes answer 401) */
 };

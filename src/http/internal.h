@@ -28,6 +28,7 @@ struct req_ctx {
     int counted;           /* counted in the server's in-flight total */
     int too_large;         /* body over max_body */
     int too_long;          /* URL over the limit */
+    int over_limit;        /* connection past max_connections: 503, then close */
     int64_t t0_us;         /* monotonic, first byte of the request */
     char *raw_query;       /* undecoded query string (arena), or NULL */
     char *upload;          /* body being received (malloc'd) */

@@ -31,6 +31,7 @@ struct http_req *http_req_new(void)
     ctx->req.route = "-";
     ctx->req.request_id = "-";
     ctx->req.client_ip = "-";
+    ctx->req.peer_ip = "-";
     ctx->req.body = "";
     return &ctx->req;
 }
@@ -263,10 +264,18 @@ const char *http_base_url(const struct http_req *req)
     const char *base = souk_cfg && souk_cfg->public_url[0] ? souk_cfg->public_url : NULL;
     if (!base) {
         const char *host = http_header(req, "Host");
-        base = arena_sprintf(req->arena, "http://%s", host && *host ? host : "localhost");
+        base = arena_sprintf(req->arena, "%s://%s", req->https ? "https" : "http",
+                             host && *host ? host : "localhost");
     }
     size_t n = strlen(base);
     while (n > 0 && base[n - 1] == '/')
         n--;
     return arena_strndup(req->arena, base, n);
+}
+
+int http_is_https(const struct http_req *req)
+{
+    if (souk_cfg && souk_cfg->public_url[0])
+        return strncasecmp(souk_cfg->public_url, "https://", 8) == 0;
+    return req->https;
 }

@@ -56,10 +56,13 @@
 
 #include "core/arena.h"
 #include "core/clock.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/uuid.h"
+#include "http/guard.h"
 #include "http/internal.h"
+#include "http/proxy.h"
 #include "http/router.h"
 
 #define HTTP_MAX_URL 8192
@@ -84,6 +87,8 @@ struct http_server {
     int quit;      /* no more requests are queued; workers exit */
     int expired;   /* shutdown timeout passed: queued requests get 503 */
     atomic_int stopping; /* http_server_stop has begun */
+    struct proxy_list proxies; /* trusted proxies, read-only after start */
+    struct conn_guard *guard;  /* deadlines and connection caps (guard.c) */
 };
 
 static http_auth_hook auth_hook;     /* set before any start; read-only afterwards */
@@ -158,9 +163,10 @@ static const char *find_token(const struct http_req *req)
 }
 
 /* Runs the auth hook (unless the server opted out: then the handler sees
- * the token itself and req->user stays NULL); returns an error when the
- * request must stop. */
-static int authenticate(const struct http_server *s, struct http_req *req)
+ * the token itself and req->user stays NULL); returns the error to answer
+ * when the token was refused. Runs before the rate limit, which counts an
+ * authenticated caller per user. */
+static int check_token(const struct http_server *s, struct http_req *req)
 {
     const char *tok = s->o.no_auth_hook ? NULL : find_token(req);
     if (tok && auth_hook) {
@@ -168,6 +174,13 @@ static int authenticate(const struct http_server *s, struct http_req *req)
         if (!req->user)
             return rc ? rc : req->auth_err ? req->auth_err : SOUK_TOKEN_INVALID;
     }
+    return SOUK_OK;
+}
+
+static int authenticate(int token_err, struct http_req *req)
+{
+    if (token_err)
+        return token_err;
     if ((req->route_flags & ROUTE_AUTH) && !req->user)
         return SOUK_UNAUTHENTICATED;
     return SOUK_OK;
@@ -179,7 +192,10 @@ static int rate_limited(struct http_server *s, struct http_req *req, struct souk
     if (s->o.rate_rps <= 0 || (req->route_flags & ROUTE_NO_RATELIMIT))
         return 0;
     char key[96];
-    snprintf(key, sizeof key, "ip:%s", req->client_ip);
+    if (req->user)
+        snprintf(key, sizeof key, "user:%s", req->user->id);
+    else
+        snprintf(key, sizeof key, "ip:%s", req->client_ip);
     if (ratelimit_take(key, s->o.rate_rps, s->o.rate_burst, &retry) != SOUK_RATE_LIMITED)
         return 0;
     ei->retry_after = retry;
@@ -203,7 +219,7 @@ static void process(struct http_server *s, struct req_ctx *ctx)
     struct http_req *req = &ctx->req;
     struct router_match m;
     struct souk_errinfo ei = {0};
-    int err;
+    int err, token_err = 0;
 
     set_request_id(req);
     enum router_result rr = router_match(s->router, req->method, req->path, req->arena, &m);
@@ -212,6 +228,8 @@ static void process(struct http_server *s, struct req_ctx *ctx)
         req->route_flags = m.route->flags;
         memcpy(req->params, m.params, sizeof m.params);
         req->nparams = m.nparams;
+        if (!s->expired)
+            token_err = check_token(s, req);
     }
     if (s->expired) {
         http_problem(req, souk_fail(&ei, SOUK_UNAVAILABLE, "shutting down"), &ei);
@@ -226,7 +244,7 @@ static void process(struct http_server *s, struct req_ctx *ctx)
         else
             http_problem(req, souk_fail(&ei, SOUK_METHOD, "Method \"%.16s\" not allowed.",
                                         req->method), &ei);
-    } else if ((err = authenticate(s, req))) {
+    } else if ((err = authenticate(token_err, req))) {
         if (err == SOUK_UNAUTHENTICATED)
             souk_fail(&ei, err, "Authentication credentials were not provided.");
         http_problem(req, err, &ei);
@@ -309,7 +327,7 @@ static void decorate(struct req_ctx *ctx, struct MHD_Response *r)
     add_header(r, "Referrer-Policy", "no-referrer");
     if (strncmp(req->path, "/api/", 5) == 0 && !(req->route_flags & ROUTE_PUBLIC))
         add_header(r, "Cache-Control", "no-store");
-    if (http_server_is_stopping(ctx->srv))
+    if (http_server_is_stopping(ctx->srv) || ctx->over_limit)
         add_header(r, "Connection", "close"); /* MHD closes after sending */
 }
 
@@ -364,6 +382,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     ctx->counted = 1;
     pthread_mutex_unlock(&s->mu);
     metrics_gauge_add("souk_http_in_flight", NULL, 1);
+    ctx->over_limit = guard_phase(s->guard, conn, GUARD_HEADERS);
     if (strlen(uri) > HTTP_MAX_URL)
         ctx->too_long = 1; /* answered 400 at the first access-handler call */
     else if (q)
@@ -383,7 +402,7 @@ static void copy_client_ip(struct req_ctx *ctx)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(ctx->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    char buf[INET6_ADDRSTRLEN] = "-";
+    char buf[INET6_ADDRSTRLEN] = "-", norm[PROXY_IP_LEN];
     if (ci && ci->client_addr) {
         const struct sockaddr *sa = ci->client_addr;
         if (sa->sa_family == AF_INET)
@@ -393,7 +412,9 @@ static void copy_client_ip(struct req_ctx *ctx)
             inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, buf,
                       sizeof buf);
     }
-    ctx->req.client_ip = arena_strdup(ctx->req.arena, buf);
+    if (proxy_ip_normalize(buf, strlen(buf), norm) == 0)
+        snprintf(buf, sizeof buf, "%s", norm); /* ::ffff:a.b.c.d is a.b.c.d */
+    proxy_apply(&ctx->srv->proxies, &ctx->req, buf);
 }
 
 /* First call: method and path known, headers parsed, no body read yet. */
@@ -407,6 +428,9 @@ static enum MHD_Result on_start(struct req_ctx *ctx, const char *url, const char
     http_parse_query(req, ctx->raw_query);
     copy_client_ip(ctx);
     req->db = ctx->srv->o.db;
+    guard_phase(ctx->srv->guard, ctx->conn, GUARD_BODY);
+    if (ctx->over_limit)
+        return answer_inline(ctx, SOUK_UNAVAILABLE, "The server is at its connection limit.");
     if (ctx->too_long)
         return answer_inline(ctx, SOUK_INVALID, "The URL is too long.");
     const char *cl = MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND, "Content-Length");
@@ -445,6 +469,7 @@ static enum MHD_Result on_complete_request(struct req_ctx *ctx)
     struct http_server *s = ctx->srv;
     struct http_req *req = &ctx->req;
 
+    guard_phase(s->guard, ctx->conn, GUARD_WORK);
     if (ctx->too_large)
         return answer_inline(ctx, SOUK_TOO_LARGE, "The request body is too large.");
     if (ctx->upload) {
@@ -555,6 +580,8 @@ static void account(struct http_server *s, struct req_ctx *ctx)
                           (json_int_t)ctx->resp_bytes, "ip", req->client_ip);
     if (f && req->err_code)
         json_object_set_new(f, "code", json_string(req->err_code));
+    if (f && req->peer_ip != req->client_ip)
+        json_object_set_new(f, "peer", json_string(req->peer_ip));
     log_json(LOG_INFO, "request", f);
 }
 
@@ -563,11 +590,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     struct http_server *s = cls;
     struct req_ctx *ctx = *con_cls;
-    (void)conn;
     (void)toe;
     if (!ctx)
         return;
     *con_cls = NULL;
+    guard_phase(s->guard, conn, GUARD_IDLE);
     if (ctx->stream)
         sse_request_done(ctx);
     if (ctx->state >= ST_READY)
@@ -632,12 +659,43 @@ static struct MHD_Daemon *daemon_start(struct http_server *s, struct sockaddr_st
     if (ss->ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     return MHD_start_daemon(
-        flags, (uint16_t)s->o.port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-        NULL, MHD_OPTION_SOCK_ADDR, ss,
+        flags, (uint16_t)s->o.port, guard_accept, s->guard, on_request, s,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ss,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->o.max_connections,
+        MHD_OPTION_NOTIFY_CONNECTION, guard_notify, s->guard,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(s->o.max_connections + GUARD_HEADROOM),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)1024, MHD_OPTION_END);
+}
+
+/* The guard's settings: the opts, else the process configuration, else
+ * the defaults documented in README.md. */
+static void opts_guard_defaults(struct http_server_opts *o)
+{
+    const struct souk_config *c = souk_cfg;
+    if (!o->trusted_proxies && c)
+        o->trusted_proxies = c->trusted_proxies;
+    if (o->header_timeout <= 0)
+        o->header_timeout = c && c->header_timeout > 0 ? c->header_timeout : 10;
+    if (o->body_timeout <= 0)
+        o->body_timeout = c && c->body_timeout > 0 ? c->body_timeout : 60;
+    if (o->idle_timeout <= 0)
+        o->idle_timeout = c && c->idle_timeout > 0 ? c->idle_timeout : 60;
+    if (o->max_per_ip == 0)
+        o->max_per_ip = c ? c->max_connections_per_ip : 256;
+    if (o->max_per_ip < 0)
+        o->max_per_ip = 0;
+}
+
+static struct conn_guard *server_guard(struct http_server *s)
+{
+    struct guard_opts g = {.max_connections = s->o.max_connections,
+                           .per_ip = s->o.max_per_ip,
+                           .header_timeout = s->o.header_timeout,
+                           .body_timeout = s->o.body_timeout,
+                           .idle_timeout = s->o.idle_timeout,
+                           .trusted = &s->proxies};
+    return guard_new(&g);
 }
 
 static void opts_defaults(struct http_server_opts *o)
@@ -652,6 +710,7 @@ static void opts_defaults(struct http_server_opts *o)
         o->shutdown_timeout = 20;
     if (o->sse_heartbeat <= 0)
         o->sse_heartbeat = 15;
+    opts_guard_defaults(o);
 }
 
 static void describe_metrics(void)
@@ -665,6 +724,8 @@ static void describe_metrics(void)
 
 static void server_free(struct http_server *s)
 {
+    guard_free(s->guard);
+    proxy_list_free(&s->proxies);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->work_cv);
     pthread_cond_destroy(&s->idle_cv);
@@ -694,11 +755,18 @@ struct http_server *http_server_start(const struct http_server_opts *o, struct r
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work_cv, NULL);
     pthread_cond_init(&s->idle_cv, NULL);
+    char perr[160];
+    if (proxy_list_parse(s->o.trusted_proxies, &s->proxies, perr, sizeof perr)) {
+        souk_fail(ei, SOUK_INVALID, "%s", perr);
+        server_free(s);
+        return NULL;
+    }
     if (resolve(&s->o, &ss, ei)) {
         server_free(s);
         return NULL;
     }
-    raise_nofile(s->o.max_connections);
+    s->guard = server_guard(s);
+    raise_nofile(s->o.max_connections + GUARD_HEADROOM);
     describe_metrics();
     s->threads = xcalloc((size_t)s->o.workers, sizeof *s->threads);
     for (; s->nthreads < s->o.workers; s->nthreads++)

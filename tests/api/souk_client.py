@@ -104,7 +104,8 @@ def pg_create_database():
     """Creates an empty database souk_<random>; returns its URL."""
     name = "souk_" + uuid.uuid4().hex[:16]
     _psql(f"CREATE DATABASE {name}")
-    parts = urllib.parse.urlsplit(_pg_admin_url())
+    # Behind pgbouncer (tests/run_api.sh pgbouncer) servers connect through it.
+    parts = urllib.parse.urlsplit(os.environ.get("SOUK_TEST_PGBOUNCER_URL") or _pg_admin_url())
     return urllib.parse.urlunsplit(parts._replace(path="/" + name))
 
 
@@ -134,6 +135,8 @@ def base_env(data_dir, port=None, extra=None):
         "SOUK_SECRET_KEY": SECRET_KEY,
         "SOUK_RATE_LIMIT_RPS": "0",
     })
+    if os.environ.get("SOUK_TEST_PGBOUNCER_URL"):
+        env["SOUK_DB_PREPARED"] = "0"  # transaction pooling: no prepared statements
     if port is not None:
         env["SOUK_LISTEN"] = f"127.0.0.1:{port}"
     for k, v in (extra or {}).items():

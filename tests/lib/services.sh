@@ -8,7 +8,12 @@
 #                     (postgres://postgres@127.0.0.1:PORT/souk_test).
 #   svc_redis_start   start redis-server on a free loopback port, no persistence, export
 #                     SOUK_TEST_REDIS_URL (redis://127.0.0.1:PORT/0).
-#   svc_stop_all      stop whatever the two above started (idempotent; safe in an EXIT trap).
+#   svc_pgbouncer_start  pgbouncer in transaction pooling mode in front of that cluster (every
+#                     database name is passed through), on a free loopback port; exports
+#                     SOUK_TEST_PGBOUNCER_URL (postgres://postgres@127.0.0.1:PORT/souk_test).
+#   svc_standby_start a streaming-replication hot standby of the cluster (pg_basebackup -R) on
+#                     another free port; exports SOUK_TEST_PG_STANDBY_URL / _DATA.
+#   svc_stop_all      stop whatever the above started (idempotent; safe in an EXIT trap).
 #
 # Everything lives under one directory made by mktemp ($SVC_DIR); svc_stop_all removes it.
 # The cluster is tuned for tests, not durability (fsync, synchronous_commit and
@@ -152,8 +157,125 @@ svc_redis_stop() {
     SVC_REDIS_PID=
 }
 
+# ---- pgbouncer ------------------------------------------------------------------------------
+# pgbouncer refuses to run as root: like PostgreSQL it then runs as the postgres user.
+SVC_PGB_PID=
+SVC_PGB_PORT=
+
+svc_pgbouncer_start() {
+    [ -n "$SVC_PGB_PID" ] && return 0
+    local pg_port=$SVC_PG_PORT
+    [ -n "$pg_port" ] || pg_port=$(printf '%s' "${SOUK_TEST_PG_URL:-}" | sed -n 's|.*@127\.0\.0\.1:\([0-9]*\)/.*|\1|p')
+    [ -n "$pg_port" ] || { svc_log "svc_pgbouncer_start needs svc_pg_start (or SOUK_TEST_PG_URL)"; return 1; }
+    command -v pgbouncer >/dev/null || { svc_log "pgbouncer not installed"; return 1; }
+    svc_dir || return 1
+    local d=$SVC_DIR/pgbouncer _
+    mkdir -p "$d"
+    SVC_PGB_PORT=$(svc_free_port) || return 1
+    printf '"postgres" ""\n' >"$d/userlist.txt"
+    cat >"$d/pgbouncer.ini" <<EOF
+[databases]
+* = host=127.0.0.1 port=$pg_port
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $SVC_PGB_PORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $d/userlist.txt
+pool_mode = transaction
+max_client_conn = 2000
+default_pool_size = 8
+max_db_connections = 16
+server_reset_query =
+ignore_startup_parameters = extra_float_digits
+logfile = $d/pgbouncer.log
+pidfile = $d/pgbouncer.pid
+admin_users = postgres
+EOF
+    [ "$(id -u)" -eq 0 ] && chown -R postgres: "$d"
+    svc_pg_as_owner pgbouncer "$d/pgbouncer.ini" >"$d/stdout.log" 2>&1 </dev/null &
+    SVC_PGB_PID=$!
+    for _ in $(seq 1 100); do
+        if psql "postgres://postgres@127.0.0.1:$SVC_PGB_PORT/souk_test" -qAtc 'SELECT 1' \
+            >/dev/null 2>&1; then
+            export SOUK_TEST_PGBOUNCER_URL="postgres://postgres@127.0.0.1:$SVC_PGB_PORT/souk_test"
+            svc_log "pgbouncer (transaction pooling) on 127.0.0.1:$SVC_PGB_PORT (pid $SVC_PGB_PID)"
+            return 0
+        fi
+        kill -0 "$SVC_PGB_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    svc_log "pgbouncer did not start:"; tail -n 20 "$d/pgbouncer.log" "$d/stdout.log" >&2
+    return 1
+}
+
+# Stops a process started here by its PID (TERM, then KILL after 5 s).
+svc_kill_pid() {
+    local pid=$1 _
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 0
+}
+
+svc_pgbouncer_stop() {
+    [ -n "$SVC_PGB_PID" ] || return 0
+    local own
+    own=$(cat "$SVC_DIR/pgbouncer/pgbouncer.pid" 2>/dev/null)
+    [ -n "$own" ] && kill -INT "$own" 2>/dev/null # pgbouncer itself (under runuser when root)
+    svc_kill_pid "$SVC_PGB_PID"
+    [ -n "$own" ] && kill -KILL "$own" 2>/dev/null
+    SVC_PGB_PID=
+}
+
+# ---- streaming-replication standby --------------------------------------------------------
+SVC_SB_DATA=
+SVC_SB_PORT=
+
+# A hot standby of the cluster (pg_basebackup -R: standby.signal + primary_conninfo) on its own
+# free port; exports SOUK_TEST_PG_STANDBY_URL. `pg_ctl promote` makes it a primary.
+svc_standby_start() {
+    [ -n "$SVC_SB_DATA" ] && return 0
+    [ -n "$SVC_PG_PORT" ] || { svc_log "svc_standby_start needs svc_pg_start first"; return 1; }
+    SVC_SB_DATA=$SVC_DIR/pg/standby
+    SVC_SB_PORT=$(svc_free_port) || return 1
+    if ! svc_pg_as_owner "$SVC_PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$SVC_PG_PORT" -U postgres \
+        -D "$SVC_SB_DATA" -R -X stream >"$SVC_DIR/pg/basebackup.log" 2>&1; then
+        svc_log "pg_basebackup failed:"; cat "$SVC_DIR/pg/basebackup.log" >&2
+        return 1
+    fi
+    cat >>"$SVC_SB_DATA/postgresql.conf" <<EOF
+port = $SVC_SB_PORT
+hot_standby = on
+EOF
+    if ! svc_pg_as_owner "$SVC_PG_BIN/pg_ctl" -D "$SVC_SB_DATA" -l "$SVC_DIR/pg/standby.log" \
+        -w -t 60 start >/dev/null; then
+        svc_log "standby did not start:"; tail -n 30 "$SVC_DIR/pg/standby.log" >&2
+        return 1
+    fi
+    export SOUK_TEST_PG_STANDBY_URL="postgres://postgres@127.0.0.1:$SVC_SB_PORT/souk_test"
+    export SOUK_TEST_PG_STANDBY_DATA=$SVC_SB_DATA
+    svc_log "PostgreSQL standby on 127.0.0.1:$SVC_SB_PORT ($SVC_SB_DATA)"
+}
+
+svc_standby_stop() {
+    [ -n "$SVC_SB_DATA" ] || return 0
+    if [ -f "$SVC_SB_DATA/postmaster.pid" ]; then
+        svc_pg_as_owner "$SVC_PG_BIN/pg_ctl" -D "$SVC_SB_DATA" -m immediate -w -t 30 stop \
+            >/dev/null 2>&1 || svc_log "pg_ctl stop failed (data dir $SVC_SB_DATA)"
+    fi
+    SVC_SB_DATA=
+}
+
 # Stops everything and removes the temp directory. Safe to call more than once.
 svc_stop_all() {
+    svc_pgbouncer_stop
+    svc_standby_stop
     svc_pg_stop
     svc_redis_stop
     if [ -n "$SVC_DIR" ] && [ -d "$SVC_DIR" ]; then

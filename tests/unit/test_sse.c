@@ -39,7 +39,7 @@ static struct http_server *start(struct router **r)
     http_route(*r, "GET", "/api/ping/", ping, 0, "ping");
     struct http_server_opts o = {.host = "127.0.0.1", .workers = 2, .max_body = 1024,
                                  .max_connections = NSTREAMS + 100, .shutdown_timeout = 5,
-                                 .sse_heartbeat = 1};
+                                 .sse_heartbeat = 1, .max_per_ip = -1 /* one address */};
     struct http_server *s = http_server_start(&o, *r, &ei);
     assert_non_null(s);
     return s;
