@@ -1,7 +1,8 @@
 # souk - build with `make`; see README.md and HACKING.md.
 #
 #   make            build/souk (release flags, -Werror)
-#   make run        build, then serve on SQLite in ./data (Ctrl-C stops)
+#   make run        build, then serve on SQLite in ./data (Ctrl-C stops); a fresh ./data
+#                   gets the demo marketplace and demo staff accounts first
 #   make demo       load a demo marketplace into ./data (chefs, plans, recipes, subscribers)
 #   make test       unit tests, API tests on SQLite and PostgreSQL, then the same under ASan+UBSan
 #   make asan       build/asan/souk and unit tests with AddressSanitizer + UBSan
@@ -9,7 +10,7 @@
 #   make bench      wrk benchmarks into bench/RESULTS.md
 #   make unit       unit tests only;  make api  API tests only (DB=sqlite|pgsql|all)
 
-PKGS      := libmicrohttpd jansson libsodium libcurl hiredis sqlite3 libpq
+PKGS      := libmicrohttpd jansson libsodium libcurl hiredis sqlite3 libpq libcmark
 V         ?= release
 BUILD     := build
 CC        ?= cc
@@ -34,7 +35,7 @@ LIBS       = $(PKG_LIBS) -lpthread -lm
 
 SRCS      := $(shell find src -name '*.c' | sort)
 LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
-GEN_SRCS  := $(BUILD)/gen/migrations.c $(BUILD)/gen/openapi.c
+GEN_SRCS  := $(BUILD)/gen/migrations.c $(BUILD)/gen/openapi.c $(BUILD)/gen/admin_assets.c
 OBJS      := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) \
              $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_SRCS))
 MIGRATIONS:= $(sort $(wildcard src/db/migrations/*/*.sql))
@@ -55,6 +56,11 @@ deps: $(DEPS_OK)
 $(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed.sh | $(DEPS_OK)
 	@mkdir -p $(@D)
 	@./scripts/embed.sh migrations $@
+
+ADMIN_ASSETS := $(sort $(wildcard src/admin/templates/*.html src/admin/static/*.css))
+$(BUILD)/gen/admin_assets.c: $(ADMIN_ASSETS) scripts/embed.sh | $(DEPS_OK)
+	@mkdir -p $(@D)
+	@./scripts/embed.sh assets $@ $(ADMIN_ASSETS)
 
 OPENAPI_PARTS := $(sort $(wildcard docs/openapi/*.json))
 $(BUILD)/gen/openapi.json: $(OPENAPI_PARTS) scripts/openapi_merge.py | $(DEPS_OK)
@@ -84,7 +90,7 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libsouk.a
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(PKG_CFLAGS) $< $(BUILD)/libsouk.a $(LDFLAGS) $(LIBS) -lcmocka -o $@
 
 run: $(BUILD)/souk
-	./$(BUILD)/souk serve
+	@./scripts/run.sh ./$(BUILD)/souk
 
 demo: $(BUILD)/souk
 	./$(BUILD)/souk demo

@@ -3,6 +3,7 @@
  * (used by everything after), then payments, then the marketplaces. */
 #include "app.h"
 #include "audit/audit.h"
+#include "admin/admin.h"
 #include "auctions/auctions.h"
 #include "auth/auth.h"
 #include "catalog/catalog.h"
@@ -37,6 +38,7 @@ void app_register_routes(struct router *r)
     audit_http_register(r);
     moderation_http_register(r);
     userdata_http_register(r);
+    admin_http_register(r);
 }
 
 /* Everything a node needs before it serves or runs jobs, except the job

@@ -8,6 +8,7 @@
 #   api-pgsql       tests/run_api.sh pgsql        (build/souk)     / (SOUK_TEST_SERIAL=1: one by one)
 #   api-pgbouncer   tests/run_api.sh pgbouncer on a slice (PGBOUNCER_SLICE below; ~3 min)
 #   cluster         tests/cluster/run.sh: nginx + 3 nodes, faults (own PostgreSQL/Redis; ~1 min)
+#   browser         tests/browser/run.sh          (the admin console in chromium, Playwright)
 #   fuzz            make fuzz-run, FUZZ_SECONDS=5 (skipped, with a message, until fuzz/fuzz.mk exists)
 #   asan-build      make asan                     (build/asan: AddressSanitizer + UBSan)
 #   asan-unit       make V=asan unit              \  with ASAN_OPTIONS=detect_leaks=1 and
@@ -165,6 +166,17 @@ api_pair() {
     api_count "$n2" "$rc2"
 }
 
+# Browser tests: tests/browser/run.sh's last line `P passed, F failed`.
+browser_phase() {
+    local passed failed rc
+    wanted browser || return 0
+    run_phase browser 420 env SOUK_BIN="$ROOT/build/souk" tests/browser/run.sh
+    rc=$?
+    passed=$(log_sum browser 's/^\([0-9]*\) passed, [0-9]* failed$/\1/p')
+    failed=$(log_sum browser 's/^[0-9]* passed, \([0-9]*\) failed$/\1/p')
+    count browser "$rc" "$passed" "$failed"
+}
+
 fuzz_phase() {
     wanted fuzz || return 0
     if [ ! -f fuzz/fuzz.mk ]; then
@@ -198,6 +210,7 @@ main() {
     api_pair 1200 "$ROOT/build/souk" api-sqlite api-pgsql
     wanted api-pgbouncer && api_phase api-pgbouncer 600 tests/run_api.sh pgbouncer $PGBOUNCER_SLICE
     wanted cluster && api_phase cluster 300 tests/cluster/run.sh
+    browser_phase
     fuzz_phase
 
     if wanted asan-build || wanted asan-unit || wanted asan-api-sqlite || wanted asan-api-pgsql; then

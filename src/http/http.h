@@ -122,6 +122,7 @@ int http_text(struct http_req *req, int status, const char *content_type, const 
               size_t len); /* copies */
 int http_no_content(struct http_req *req);
 int http_problem(struct http_req *req, int err, struct souk_errinfo *ei); /* problem.c; cleans ei */
+int http_problem_status(int err); /* the status http_problem would answer (HTML pages) */
 void http_set_header(struct http_req *req, const char *name, const char *value); /* copies */
 
 /* Base URL of the request for building absolute links (SOUK_PUBLIC_URL;

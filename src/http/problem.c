@@ -64,6 +64,11 @@ static void set_headers(struct http_req *req, int err, const struct souk_errinfo
         http_set_header(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
 }
 
+int http_problem_status(int err)
+{
+    return err > 0 && err < SOUK_ERR__COUNT ? kinds[err].status : 500;
+}
+
 int http_problem(struct http_req *req, int err, struct souk_errinfo *ei)
 {
     if (err <= SOUK_OK || err >= SOUK_ERR__COUNT)

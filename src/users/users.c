@@ -248,13 +248,15 @@ static int login_failed(const char *key, struct souk_errinfo *ei)
     return souk_fail(ei, SOUK_UNAUTHENTICATED, "No active account found with the given credentials.");
 }
 
-int users_login(struct db *db, const char *client_ip, const char *email, const char *password,
-                struct user *u, struct auth_tokens *t, struct souk_errinfo *ei)
+int users_authenticate(struct db *db, const char *client_ip, const char *email,
+                       const char *password, struct user *u, char new_hash[PASSWORD_HASH_MAX],
+                       struct souk_errinfo *ei)
 {
-    char norm[USER_EMAIL_MAX + 1], key[USER_EMAIL_MAX + 128], fresh[PASSWORD_HASH_MAX];
+    char norm[USER_EMAIL_MAX + 1], key[USER_EMAIL_MAX + 128];
     struct login_row lr = {.email = norm, .u = u};
     int err, rehash = 0;
 
+    new_hash[0] = 0;
     if (users_email_normalize(email, norm))
         snprintf(norm, sizeof norm, "%.*s", USER_EMAIL_MAX, email);
     throttle_key(key, sizeof key, client_ip, norm);
@@ -267,10 +269,21 @@ int users_login(struct db *db, const char *client_ip, const char *email, const c
     if (!password_verify(lr.hash, password, &rehash) || !u->is_active)
         return login_failed(key, ei);
     ratelimit_reset(key);
-    if (rehash && password_hash(password, fresh, NULL))
-        rehash = 0; /* keep the old hash; it still verifies */
-    return db_tx_run(db, login_finish_fn, &(struct login_finish){u, rehash ? fresh : NULL, t},
-                     ei);
+    if (rehash && password_hash(password, new_hash, NULL))
+        new_hash[0] = 0; /* keep the old hash; it still verifies */
+    return SOUK_OK;
+}
+
+int users_login(struct db *db, const char *client_ip, const char *email, const char *password,
+                struct user *u, struct auth_tokens *t, struct souk_errinfo *ei)
+{
+    char fresh[PASSWORD_HASH_MAX];
+    int err = users_authenticate(db, client_ip, email, password, u, fresh, ei);
+
+    if (err)
+        return err;
+    return db_tx_run(db, login_finish_fn,
+                     &(struct login_finish){u, fresh[0] ? fresh : NULL, t}, ei);
 }
 
 /* ---- changing -------------------------------------------------------------------------- */

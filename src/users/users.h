@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "auth/auth.h"
+#include "auth/password.h"
 #include "core/err.h"
 
 struct db;
@@ -70,6 +71,13 @@ int users_create(struct db *db, const char *email, const char *password, const c
  * deactivated account, else the user and a fresh pair of tokens. */
 int users_login(struct db *db, const char *client_ip, const char *email, const char *password,
                 struct user *u, struct auth_tokens *t, struct souk_errinfo *ei);
+
+/* The credential check of users_login, throttle included, without tokens
+ * (the admin console opens its own sessions). new_hash gets a fresh hash
+ * when the stored parameters are outdated ("" otherwise); may be ignored. */
+int users_authenticate(struct db *db, const char *client_ip, const char *email,
+                       const char *password, struct user *u, char new_hash[PASSWORD_HASH_MAX],
+                       struct souk_errinfo *ei);
 
 int users_get(struct db_conn *c, const char *id, struct user *out, struct souk_errinfo *ei);
 /* Sets first/last name (NULL: unchanged). */

@@ -199,7 +199,8 @@ def test_rows_are_well_formed():
 
 
 def test_every_route_has_a_row():
-    served = set(routes())
+    # /admin/ pages (HTML, cookie sessions) are covered by test_admin_console.py
+    served = {r for r in routes() if not r[1].startswith("/admin/")}
     missing = [f"{m} {t}" for m, t in sorted(served - set(MATRIX))]
     stale = [f"{m} {t} (in {ORIGIN[(m, t)]})" for m, t in sorted(set(MATRIX) - served)]
     msg = []

@@ -1,0 +1,353 @@
+"""test_admin_console.py - the admin console at the HTTP level (API.md § "Admin console"):
+no session -> 302 to the login page (other methods 403), the cookie's flags, CSRF on every
+POST, Bearer tokens refused, the login's answers (401 form, 403 non-staff, 429 throttle),
+sessions ending on logout / role change / deactivation, the security headers, MODERATOR
+limits, the actions going through the API's domain code (verify, refund, retry, discard), and
+one stored-XSS test per section: every page escapes a stored `<script>` payload.
+"""
+
+import re
+import uuid
+
+import pytest
+
+from admin_console_support import PAYLOAD, Console, assert_escaped, db_exec
+from identity_helpers import PASSWORD, make_chef, make_user
+from jobs_support import JOB_ENV, enqueue, wait_for, wait_state
+from orders_helpers import ORDER_ENV, customer, get_order, make_shop, order, pay, wait_status
+from recipes_support import plan, recipe, subscribe
+from souk_client import SoukServer, routes
+
+ENV = dict(ORDER_ENV, **JOB_ENV, SOUK_LOGIN_MAX_FAILURES="3")
+
+
+@pytest.fixture(scope="module")
+def srv():
+    server = SoukServer(env=ENV)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def admin(srv):
+    u = make_user(srv, "ADMIN")
+    c = Console(srv)
+    assert c.login(u["email"], PASSWORD).status_code == 303
+    c.user = u
+    return c
+
+
+@pytest.fixture
+def moderator(srv):
+    u = make_user(srv, "MODERATOR")
+    c = Console(srv)
+    assert c.login(u["email"], PASSWORD).status_code == 303
+    c.user = u
+    return c
+
+
+# ---- routes and the gate ---------------------------------------------------------------------
+
+
+def test_routes_listed_outside_the_schema(srv):
+    served = set(routes())
+    for m, t in [("GET", "/admin/"), ("GET", "/admin/login/"), ("POST", "/admin/login/"),
+                 ("POST", "/admin/logout/"), ("GET", "/admin/users/"),
+                 ("POST", "/admin/orders/{id}/refund/"), ("POST", "/admin/jobs/{id}/retry/")]:
+        assert (m, t) in served, (m, t)
+    paths = srv.get("/api/schema/").json()["paths"]
+    assert not [p for p in paths if p.startswith("/admin/")]
+
+
+@pytest.mark.parametrize("path", ["/admin/", "/admin/users/", "/admin/orders/?status=paid",
+                                  "/admin/jobs/" + str(uuid.uuid4()) + "/"])
+def test_no_session_get_redirects_to_login(srv, path):
+    r = Console(srv).get(path)
+    assert r.status_code == 302
+    loc = r.headers["Location"]
+    assert loc.startswith("/admin/login/?next=/admin/"), loc
+    assert "status%3Dpaid" in loc or "?" not in path
+
+
+def test_no_session_post_is_403(srv):
+    c = Console(srv)
+    u = make_user(srv, "CUSTOMER")
+    r = c.post(f"/admin/users/{u['id']}/deactivate/", {"csrf_token": "x"}, csrf=False)
+    assert r.status_code == 403
+    assert srv.get("/api/users/profile/", token=u["access"]).status_code == 200
+
+
+def test_bearer_token_is_not_a_session(srv):
+    u = make_user(srv, "ADMIN")
+    r = Console(srv).get("/admin/users/", headers={"Authorization": "Bearer " + u["access"]})
+    assert r.status_code == 302 and r.headers["Location"].startswith("/admin/login/")
+
+
+def test_login_cookie_flags_and_headers(srv):
+    u = make_user(srv, "ADMIN")
+    c = Console(srv)
+    r = c.login(u["email"], PASSWORD, next_path="/admin/users/?role=ADMIN")
+    assert r.status_code == 303 and r.headers["Location"] == "/admin/users/?role=ADMIN"
+    cookie = r.headers["Set-Cookie"]
+    assert cookie.startswith("souk_admin=")
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/admin/", "Max-Age=43200"]:
+        assert flag in cookie, cookie
+    assert "Secure" not in cookie  # http:// public URL
+    page = c.get("/admin/users/")
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    csp = page.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src" not in csp and "unsafe" not in csp
+    assert "default-src 'none'" in csp
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["Cache-Control"] == "no-store"
+    assert "<script" not in page.text
+
+
+def test_secure_cookie_under_https_public_url(souk_factory):
+    server = souk_factory(SOUK_PUBLIC_URL="https://console.example.com")
+    u = make_user(server, "ADMIN")
+    c = Console(server)
+    form = c.http.get(c.url("/admin/login/"))
+    assert "; Secure" in form.headers["Set-Cookie"]  # the login form's token cookie too
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    # requests keeps Secure cookies off http://: send it as a browser would over https
+    r = c.http.post(c.url("/admin/login/"), data={"email": u["email"], "password": PASSWORD,
+                                                  "csrf_token": token},
+                    headers={"Cookie": "souk_admin_login=" + token}, allow_redirects=False)
+    assert r.status_code == 303 and "; Secure" in r.headers["Set-Cookie"]
+
+
+@pytest.mark.parametrize("nxt", ["https://evil.example/", "//evil.example/admin/", "/api/x/",
+                                 "/admin/\\evil"])
+def test_login_next_is_same_site_only(srv, nxt):
+    u = make_user(srv, "ADMIN")
+    r = Console(srv).login(u["email"], PASSWORD, next_path=nxt)
+    assert r.status_code == 303 and r.headers["Location"] == "/admin/"
+
+
+def test_login_wrong_password_401_and_throttle(srv):
+    u = make_user(srv, "ADMIN")
+    c = Console(srv)
+    for _ in range(3):
+        r = c.login(u["email"], "wrong-password-1")
+        assert r.status_code == 401 and "Wrong email or password" in r.text
+        assert "souk_admin=" not in r.headers.get("Set-Cookie", "")
+    r = c.login(u["email"], PASSWORD)
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+    # the API login shares the throttle
+    assert srv.post("/api/users/login/", json={"email": u["email"],
+                                               "password": PASSWORD}).status_code == 429
+
+
+def test_login_non_staff_403_no_session(srv):
+    for role in ("CUSTOMER", "VENDOR"):
+        u = make_user(srv, role)
+        c = Console(srv)
+        r = c.login(u["email"], PASSWORD)
+        assert r.status_code == 403
+        assert "souk_admin=" not in r.headers.get("Set-Cookie", "")
+        assert c.get("/admin/").status_code == 302
+
+
+def test_login_without_csrf_is_403(srv):
+    u = make_user(srv, "ADMIN")
+    c = Console(srv)
+    c.http.get(c.url("/admin/login/"))
+    r = c.http.post(c.url("/admin/login/"), data={"email": u["email"], "password": PASSWORD},
+                    allow_redirects=False)
+    assert r.status_code == 403 and "souk_admin=" not in r.headers.get("Set-Cookie", "")
+
+
+def test_post_without_or_with_wrong_csrf_changes_nothing(srv, admin):
+    chef = make_chef(srv)
+    vid = chef["chef"]["id"]
+    for data in ({}, {"csrf_token": "forged"}, {"csrf_token": ""}):
+        r = admin.post(f"/admin/vendors/{vid}/verify/", data, csrf=False)
+        assert r.status_code == 403, data
+    assert srv.get(f"/api/chefs/{vid}/").json()["is_verified"] is False
+    r = admin.post(f"/admin/vendors/{vid}/verify/")
+    assert r.status_code == 303 and r.headers["Location"].startswith(f"/admin/vendors/{vid}/")
+    assert srv.get(f"/api/chefs/{vid}/").json()["is_verified"] is True
+
+
+def test_logout_ends_the_session(srv, admin):
+    cookie = admin.http.cookies.get("souk_admin")
+    r = admin.post("/admin/logout/")
+    assert r.status_code == 303 and r.headers["Location"] == "/admin/login/"
+    replay = Console(srv)
+    replay.http.cookies.set("souk_admin", cookie)
+    assert replay.get("/admin/").status_code == 302
+
+
+def test_role_change_and_deactivation_end_sessions(srv, admin):
+    for change in ({"role": "CUSTOMER"}, {"is_active": False}):
+        other = make_user(srv, "MODERATOR")
+        c = Console(srv)
+        assert c.login(other["email"], PASSWORD).status_code == 303
+        assert c.get("/admin/users/").status_code == 200
+        r = srv.patch(f"/api/admin/users/{other['id']}/", json=change,
+                      token=admin.user["access"])
+        assert r.status_code == 200, r.text
+        assert c.get("/admin/users/").status_code == 302, change
+
+
+def test_console_deactivate_ends_api_tokens(srv, admin):
+    u = make_user(srv, "CUSTOMER")
+    admin.get(f"/admin/users/{u['id']}/")
+    r = admin.post(f"/admin/users/{u['id']}/deactivate/")
+    assert r.status_code == 303
+    assert srv.get("/api/users/profile/", token=u["access"]).status_code == 401
+    page = admin.get(f"/admin/users/{u['id']}/?done=x")
+    assert "Activate" in page.text
+    assert admin.post(f"/admin/users/{u['id']}/activate/").status_code == 303
+    r = admin.post(f"/admin/users/{u['id']}/role/", {"role": "NOPE"})
+    assert r.status_code == 400
+
+
+# ---- roles -----------------------------------------------------------------------------------
+
+
+def test_moderator_limits(srv, moderator):
+    assert moderator.get("/admin/").status_code == 200
+    assert moderator.get("/admin/users/").status_code == 200
+    assert moderator.get("/admin/recipes/").status_code == 200
+    for path in ["/admin/orders/", "/admin/vendors/", "/admin/jobs/", "/admin/subscriptions/",
+                 "/admin/payments/events/", f"/admin/orders/{uuid.uuid4()}/"]:
+        assert moderator.get(path).status_code == 403, path
+    u = make_user(srv, "CUSTOMER")
+    page = moderator.get(f"/admin/users/{u['id']}/")
+    assert page.status_code == 200 and "/deactivate/" not in page.text
+    assert moderator.post(f"/admin/users/{u['id']}/deactivate/").status_code == 403
+    assert srv.get("/api/users/profile/", token=u["access"]).status_code == 200
+    nav = moderator.get("/admin/").text
+    assert 'href="/admin/orders/"' not in nav and 'href="/admin/users/"' in nav
+
+
+def test_lists_filter_search_and_page(srv, admin):
+    tag = uuid.uuid4().hex[:8]
+    for i in range(3):
+        make_chef(srv, business_name=f"Pager{tag} {i}")
+    r = admin.get(f"/admin/vendors/?q=Pager{tag}&page_size=2")
+    assert r.text.count(f">Pager{tag}") == 2
+    nxt = re.search(r'href="[^"]*(/admin/vendors/\?[^"]*cursor=[^"]+)"', r.text).group(1)
+    r2 = admin.get(nxt.replace("&amp;", "&"))
+    assert r2.status_code == 200 and r2.text.count(f">Pager{tag}") == 1
+    mods = admin.get("/admin/users/?role=MODERATOR")
+    assert mods.status_code == 200 and "<td>CUSTOMER</td>" not in mods.text
+    assert "<td>MODERATOR</td>" in mods.text
+    u = make_user(srv, "CUSTOMER")
+    found = admin.get("/admin/users/?q=" + u["email"][:14])
+    assert found.text.count(f'href="/admin/users/{u["id"]}/"') == 1
+    assert ">No users match.<" in admin.get("/admin/users/?q=nobody-" + tag).text
+    word = "zq" + tag
+    chef = make_chef(srv)
+    rec = recipe(srv, chef, title=f"Soup {word}")
+    hits = admin.get(f"/admin/recipes/?q={word}")
+    assert hits.status_code == 200 and hits.text.count(f'href="/admin/recipes/{rec["id"]}/"') == 1
+    assert hits.text.count('href="/admin/recipes/0') == 1  # the one match only
+    assert admin.get("/admin/users/?cursor=garbage").status_code == 400
+
+
+# ---- actions through the domain ----------------------------------------------------------------
+
+
+def test_refund_from_the_console(srv, admin):
+    shop = make_shop(srv, stock=3)
+    buyer = customer(srv)
+    o = order(srv, buyer, shop["variant"]["id"]).json()
+    assert pay(o["payment_url"]).status_code == 303
+    wait_status(srv, buyer, o["id"], "processing")
+    assert admin.get(f"/admin/orders/{o['id']}/").status_code == 200
+    r = admin.post(f"/admin/orders/{o['id']}/refund/")
+    assert r.status_code == 303, r.text[:400]
+    assert get_order(srv, buyer, o["id"])["status"] == "refunded"
+    hist = get_order(srv, buyer, o["id"])["history"]
+    assert hist[-1]["to"] == "refunded", hist
+    again = admin.post(f"/admin/orders/{o['id']}/refund/")
+    assert again.status_code == 409 and "refunded" in again.text
+
+
+def test_retry_and_discard_dead_jobs(srv, admin):
+    token = admin.user["access"]
+    dead = [enqueue(srv, token, "test.fail", {"permanent": True}) for _ in range(2)]
+    for j in dead:
+        wait_state(srv, token, j["id"], "dead")
+    page = admin.get("/admin/jobs/?state=dead")
+    assert dead[0]["id"] in page.text and dead[1]["id"] in page.text
+    before = srv.get(f"/api/admin/jobs/{dead[0]['id']}/", token=token).json()["finished_at"]
+    assert admin.post(f"/admin/jobs/{dead[0]['id']}/retry/").status_code == 303
+    # it runs again (a fresh set of attempts) and fails again
+    wait_for(lambda: (lambda j: j["state"] == "dead" and j["finished_at"] > before)(
+        srv.get(f"/api/admin/jobs/{dead[0]['id']}/", token=token).json()), what="second run")
+    assert admin.post(f"/admin/jobs/{dead[1]['id']}/discard/").status_code == 303
+    r = srv.get(f"/api/admin/jobs/{dead[1]['id']}/", token=token).json()
+    assert r["state"] == "dead" and r["last_error"] == "discarded", r
+
+
+def test_dashboard_counts(srv, admin):
+    page = admin.get("/admin/")
+    for label in ["Users", "Orders paid today", "Dead jobs", "Failing webhooks"]:
+        assert label in page.text
+
+
+# ---- stored XSS, one per section -----------------------------------------------------------------
+
+
+def test_xss_users(srv, admin):
+    r = srv.post("/api/users/register/", json={"email": f"x-{uuid.uuid4().hex[:8]}@example.com",
+                                               "password": PASSWORD, "first_name": PAYLOAD})
+    uid = r.json()["id"]
+    assert_escaped(admin.get("/admin/users/"))
+    assert_escaped(admin.get(f"/admin/users/{uid}/"))
+
+
+def test_xss_vendors(srv, admin):
+    chef = make_chef(srv, business_name=PAYLOAD, bio=PAYLOAD)
+    assert_escaped(admin.get("/admin/vendors/"))
+    assert_escaped(admin.get(f"/admin/vendors/{chef['chef']['id']}/"))
+
+
+def test_xss_recipes(srv, admin, moderator):
+    chef = make_chef(srv)
+    rec = recipe(srv, chef, title=PAYLOAD, instructions=PAYLOAD)
+    assert_escaped(admin.get("/admin/recipes/"))
+    assert_escaped(moderator.get(f"/admin/recipes/{rec['id']}/"))
+
+
+def test_xss_orders(srv, admin):
+    shop = make_shop(srv)
+    r = srv.patch(f"/api/services/{shop['service']['id']}/", json={"name": PAYLOAD},
+                  token=shop["vendor"]["access"])
+    assert r.status_code == 200, r.text
+    o = order(srv, customer(srv), shop["variant"]["id"]).json()
+    assert_escaped(admin.get("/admin/orders/"))
+    assert_escaped(admin.get(f"/admin/orders/{o['id']}/"))
+
+
+def test_xss_subscriptions(srv, admin):
+    chef = make_chef(srv)
+    sub = subscribe(srv, make_user(srv, "CUSTOMER"), chef, plan(srv, chef, name=PAYLOAD))
+    assert_escaped(admin.get("/admin/subscriptions/?status=incomplete"))
+    assert_escaped(admin.get(f"/admin/subscriptions/{sub['id']}/"))
+
+
+def test_xss_jobs(srv, admin):
+    j = enqueue(srv, admin.user["access"], "test.record", {"note": PAYLOAD})
+    wait_state(srv, admin.user["access"], j["id"], "done")
+    assert_escaped(admin.get(f"/admin/jobs/{j['id']}/"))
+
+
+def test_xss_payment_events(srv, admin):
+    eid = "evt_xss_" + uuid.uuid4().hex[:10]
+    db_exec(srv, "INSERT INTO payment_events (event_id, type, status, reason, event_created_at,"
+                 f" payload, received_at, updated_at) VALUES ('{eid}', 'charge.refunded', "
+                 f"'review', '{PAYLOAD}', 1, '{{\"x\": \"{PAYLOAD}\"}}', 1, 1)")
+    assert_escaped(admin.get("/admin/payments/events/"))
+    assert_escaped(admin.get(f"/admin/payments/events/{eid}/"))
+
+
+def test_xss_in_the_login_form_and_query(srv, admin):
+    r = Console(srv).http.get(srv.url + "/admin/login/?next=/admin/" + PAYLOAD)
+    assert PAYLOAD not in r.text
+    assert_escaped(admin.get("/admin/users/?q=" + PAYLOAD))
