@@ -8,7 +8,7 @@ build-essential pkg-config
 libmicrohttpd-dev libjansson-dev libsodium-dev libcurl4-openssl-dev
 libhiredis-dev libsqlite3-dev libpq-dev
 libmagic-dev libvips-dev libcmark-dev
-libcmocka-dev clang libclang-rt-14-dev
+libcmocka-dev clang libclang-rt-14-dev cppcheck
 postgresql-15 redis-server nginx pgbouncer chromium
 python3 python3-pytest python3-requests python3-jwt python3-aiosmtpd
 nodejs npm wrk

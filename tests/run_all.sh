@@ -3,6 +3,7 @@
 #
 # Phases, in order, each with a header line and a time limit:
 #   build           make
+#   lint            make lint (cppcheck, scripts/check_layers.py, scripts/check_function_length.py)
 #   unit            make unit
 #   api-sqlite      tests/run_api.sh sqlite       (build/souk)     \ these two run side by side
 #   api-pgsql       tests/run_api.sh pgsql        (build/souk)     / (SOUK_TEST_SERIAL=1: one by one)
@@ -206,6 +207,7 @@ main() {
     if ! start_services; then
         count services 1 0 1; summary; return 1
     fi
+    wanted lint && step lint 300 make --no-print-directory lint
     wanted unit && unit_phase unit 600 make --no-print-directory -j"$JOBS" unit
     api_pair 1200 "$ROOT/build/souk" api-sqlite api-pgsql
     wanted api-pgbouncer && api_phase api-pgbouncer 600 tests/run_api.sh pgbouncer $PGBOUNCER_SLICE

@@ -15,35 +15,31 @@
 #include "core/uuid.h"
 #include "db/db.h"
 #include "db/keyset.h"
+#include "core/str.h"
 
 /* ---- rows ---------------------------------------------------------------------- */
-
-static void cpy(char *dst, size_t n, const char *src)
-{
-    snprintf(dst, n, "%s", src ? src : "");
-}
 
 void auction_from_row(const struct db_res *r, int i, struct auction *a)
 {
     memset(a, 0, sizeof *a);
-    cpy(a->id, sizeof a->id, db_get(r, i, 0));
-    cpy(a->recipe_id, sizeof a->recipe_id, db_get(r, i, 1));
-    cpy(a->chef_id, sizeof a->chef_id, db_get(r, i, 2));
-    cpy(a->owner_id, sizeof a->owner_id, db_get(r, i, 3));
-    cpy(a->status, sizeof a->status, db_get(r, i, 4));
+    str_copy(a->id, sizeof a->id, db_get(r, i, 0));
+    str_copy(a->recipe_id, sizeof a->recipe_id, db_get(r, i, 1));
+    str_copy(a->chef_id, sizeof a->chef_id, db_get(r, i, 2));
+    str_copy(a->owner_id, sizeof a->owner_id, db_get(r, i, 3));
+    str_copy(a->status, sizeof a->status, db_get(r, i, 4));
     a->starting_price = db_int(r, i, 5);
     a->min_increment = db_int(r, i, 6);
     a->has_reserve = !db_isnull(r, i, 7);
     a->reserve_price = db_int(r, i, 7);
-    cpy(a->currency, sizeof a->currency, db_get(r, i, 8));
+    str_copy(a->currency, sizeof a->currency, db_get(r, i, 8));
     a->starts_at = db_int(r, i, 9);
     a->ends_at = db_int(r, i, 10);
     a->soft_close_seconds = (int)db_int(r, i, 11);
     a->has_price = !db_isnull(r, i, 12);
     a->current_price = db_int(r, i, 12);
-    cpy(a->leader_id, sizeof a->leader_id, db_get(r, i, 13));
+    str_copy(a->leader_id, sizeof a->leader_id, db_get(r, i, 13));
     a->bid_count = (int)db_int(r, i, 14);
-    cpy(a->winner_id, sizeof a->winner_id, db_get(r, i, 15));
+    str_copy(a->winner_id, sizeof a->winner_id, db_get(r, i, 15));
     a->created_at = db_int(r, i, 16);
 }
 
@@ -159,7 +155,7 @@ int auctions_for_recipe(struct db_conn *c, const char *recipe_id, char out_id[37
     if (!err && db_nrows(r) == 0)
         err = souk_fail(ei, SOUK_NOT_FOUND, "this recipe has no auction");
     if (!err)
-        cpy(out_id, 37, db_get(r, 0, 0));
+        str_copy(out_id, 37, db_get(r, 0, 0));
     db_res_free(r);
     return err;
 }

@@ -38,14 +38,10 @@
 #include "notify/notify.h"
 #include "payments/payments.h"
 #include "recipes/recipes.h"
+#include "core/str.h"
 
 #define SWEEP_BATCH 100
 #define CHECKOUT_TTL_MAX 86400 /* Stripe's longest checkout session */
-
-static void cpy(char *dst, size_t n, const char *src)
-{
-    snprintf(dst, n, "%s", src ? src : "");
-}
 
 static int64_t window_us(void)
 {
@@ -162,7 +158,7 @@ static int award_checkout_open(struct db *db, const char *auction_id, struct sou
 
     for (int i = 0; !err && i < db_nrows(u.rows); i++) {
         memset(&cs, 0, sizeof cs);
-        cpy(cs.payment_id, sizeof cs.payment_id, db_get(u.rows, i, 1));
+        str_copy(cs.payment_id, sizeof cs.payment_id, db_get(u.rows, i, 1));
         err = payments_checkout_open(db, &cs, ei);
         if (!err)
             err = db_tx_run(db, record_url_tx,
@@ -244,7 +240,7 @@ static int leading_bid(struct db_conn *tx, const char *auction_id, char bid_id[3
     if (!err && db_nrows(r) == 0)
         err = souk_fail(ei, SOUK_INTERNAL, "awarded auction without bids");
     if (!err)
-        cpy(bid_id, 37, db_get(r, 0, 0));
+        str_copy(bid_id, 37, db_get(r, 0, 0));
     db_res_free(r);
     return err;
 }
@@ -275,7 +271,7 @@ static int end_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
         return err ? err : end_not_due(tx, id, ei);
     }
     int awarded = !strcmp(db_get(r, 0, 0), "awarded");
-    cpy(leader, sizeof leader, db_get(r, 0, 1));
+    str_copy(leader, sizeof leader, db_get(r, 0, 1));
     price = db_int(r, 0, 2);
     db_res_free(r);
     if (awarded && ((err = leading_bid(tx, id, bid_id, ei)) ||
@@ -333,7 +329,7 @@ static int award_auction(struct db_conn *tx, struct forfeit *f, struct souk_erri
     int err = db_query(tx, "SELECT auction_id FROM auction_awards WHERE id = $1",
                        DB_PARAMS(DBT(f->award_id)), &r, ei);
     if (!err && db_nrows(r) == 1)
-        cpy(f->auction_id, sizeof f->auction_id, db_get(r, 0, 0));
+        str_copy(f->auction_id, sizeof f->auction_id, db_get(r, 0, 0));
     db_res_free(r);
     return err;
 }
@@ -351,8 +347,8 @@ static int forfeit_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
         db_res_free(r);
         return err ? err : award_auction(tx, f, ei); /* paid in time, or done before */
     }
-    cpy(f->auction_id, sizeof f->auction_id, db_get(r, 0, 0));
-    cpy(f->payment_id, sizeof f->payment_id, db_get(r, 0, 1));
+    str_copy(f->auction_id, sizeof f->auction_id, db_get(r, 0, 0));
+    str_copy(f->payment_id, sizeof f->payment_id, db_get(r, 0, 1));
     json_t *ev = json_pack("{s:s, s:s}", "auction_id", f->auction_id, "award_id", f->award_id);
     err = notify(tx, db_get(r, 0, 2), "auction.forfeited", ev, ei);
     json_decref(ev);
@@ -409,7 +405,7 @@ static int fresh_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
     struct forfeit fa = {.award_id = f->award_id};
     int err = award_auction(tx, &fa, ei);
 
-    cpy(f->auction_id, sizeof f->auction_id, fa.auction_id);
+    str_copy(f->auction_id, sizeof f->auction_id, fa.auction_id);
     return err ? err : award_checkout_create(tx, f->award_id, &f->cs, ei);
 }
 

@@ -32,13 +32,9 @@
 #include "notify/notify.h"
 #include "db/keyset.h"
 #include "users/users.h"
+#include "core/str.h"
 
 #define MAIL_OUTBID "auction_outbid"
-
-static void cpy(char *dst, size_t n, const char *src)
-{
-    snprintf(dst, n, "%s", src ? src : "");
-}
 
 void auctions_bidder_label(const char *auction_id, const char *bidder_id, char out[24])
 {
@@ -166,14 +162,14 @@ int auctions_place_bid(struct db_conn *tx, const char *auction_id, const char *b
     }
     memset(out, 0, sizeof *out);
     uuid_v7(out->id);
-    cpy(out->auction_id, sizeof out->auction_id, auction_id);
-    cpy(out->bidder_id, sizeof out->bidder_id, bidder_id);
+    str_copy(out->auction_id, sizeof out->auction_id, auction_id);
+    str_copy(out->bidder_id, sizeof out->bidder_id, bidder_id);
     out->amount = amount;
     out->seq = (int)db_int(r, 0, 0);
     out->ends_at = db_int(r, 0, 1);
     prev = db_get(r, 0, 2);
-    cpy(out->recipe_id, sizeof out->recipe_id, db_get(r, 0, 3));
-    cpy(out->currency, sizeof out->currency, db_get(r, 0, 4));
+    str_copy(out->recipe_id, sizeof out->recipe_id, db_get(r, 0, 3));
+    str_copy(out->currency, sizeof out->currency, db_get(r, 0, 4));
     out->extended = (int)db_int(r, 0, 5); /* ends_at is now exactly now + soft close */
     out->created_at = now;
     out->status = "leading";
@@ -250,12 +246,12 @@ static int load_bid(struct db_conn *tx, const char *id, struct bid *b, char prev
         err = souk_fail(ei, SOUK_PRECONDITION, "bid %s is gone", id);
     if (!err) {
         memset(b, 0, sizeof *b);
-        cpy(b->id, sizeof b->id, id);
-        cpy(b->auction_id, sizeof b->auction_id, db_get(r, 0, 0));
-        cpy(b->bidder_id, sizeof b->bidder_id, db_get(r, 0, 1));
+        str_copy(b->id, sizeof b->id, id);
+        str_copy(b->auction_id, sizeof b->auction_id, db_get(r, 0, 0));
+        str_copy(b->bidder_id, sizeof b->bidder_id, db_get(r, 0, 1));
         b->amount = db_int(r, 0, 2);
         b->seq = (int)db_int(r, 0, 3);
-        cpy(prev, 37, db_get(r, 0, 4));
+        str_copy(prev, 37, db_get(r, 0, 4));
         b->extended = db_bool(r, 0, 5);
         b->created_at = db_int(r, 0, 6);
     }
@@ -303,12 +299,12 @@ int auction_bid_job(struct db *db, const struct job *job, struct souk_errinfo *e
 static void bid_from_row(const struct db_res *r, int i, struct bid *b)
 {
     memset(b, 0, sizeof *b);
-    cpy(b->id, sizeof b->id, db_get(r, i, 0));
-    cpy(b->auction_id, sizeof b->auction_id, db_get(r, i, 1));
-    cpy(b->recipe_id, sizeof b->recipe_id, db_get(r, i, 2));
-    cpy(b->bidder_id, sizeof b->bidder_id, db_get(r, i, 3));
+    str_copy(b->id, sizeof b->id, db_get(r, i, 0));
+    str_copy(b->auction_id, sizeof b->auction_id, db_get(r, i, 1));
+    str_copy(b->recipe_id, sizeof b->recipe_id, db_get(r, i, 2));
+    str_copy(b->bidder_id, sizeof b->bidder_id, db_get(r, i, 3));
     b->amount = db_int(r, i, 4);
-    cpy(b->currency, sizeof b->currency, db_get(r, i, 5));
+    str_copy(b->currency, sizeof b->currency, db_get(r, i, 5));
     b->seq = (int)db_int(r, i, 6);
     b->extended = db_bool(r, i, 7);
     b->created_at = db_int(r, i, 8);

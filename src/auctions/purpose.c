@@ -23,13 +23,9 @@
 #include "payments/payments.h"
 #include "recipes/recipes.h"
 #include "db/keyset.h"
+#include "core/str.h"
 
 #define CHECKOUT_TTL_MAX 86400
-
-static void cpy(char *dst, size_t n, const char *src)
-{
-    snprintf(dst, n, "%s", src ? src : "");
-}
 
 /* ---- the "auction" purpose ---------------------------------------------------------- */
 
@@ -236,15 +232,15 @@ void auction_exclusive_install(void)
 static void award_from_row(const struct db_res *r, int i, struct arena *a, struct award *w)
 {
     memset(w, 0, sizeof *w);
-    cpy(w->id, sizeof w->id, db_get(r, i, 0));
-    cpy(w->auction_id, sizeof w->auction_id, db_get(r, i, 1));
-    cpy(w->recipe_id, sizeof w->recipe_id, db_get(r, i, 2));
-    cpy(w->user_id, sizeof w->user_id, db_get(r, i, 3));
+    str_copy(w->id, sizeof w->id, db_get(r, i, 0));
+    str_copy(w->auction_id, sizeof w->auction_id, db_get(r, i, 1));
+    str_copy(w->recipe_id, sizeof w->recipe_id, db_get(r, i, 2));
+    str_copy(w->user_id, sizeof w->user_id, db_get(r, i, 3));
     w->rank = (int)db_int(r, i, 4);
     w->amount = db_int(r, i, 5);
-    cpy(w->currency, sizeof w->currency, db_get(r, i, 6));
-    cpy(w->status, sizeof w->status, db_get(r, i, 7));
-    cpy(w->payment_status, sizeof w->payment_status, db_get(r, i, 8));
+    str_copy(w->currency, sizeof w->currency, db_get(r, i, 6));
+    str_copy(w->status, sizeof w->status, db_get(r, i, 7));
+    str_copy(w->payment_status, sizeof w->payment_status, db_get(r, i, 8));
     w->checkout_url = arena_strdup(a, db_get(r, i, 9));
     w->pay_by = db_int(r, i, 10);
     w->created_at = db_int(r, i, 11);

@@ -18,6 +18,7 @@
 
 #include "auth/jwt.h"
 #include "core/b64.h"
+#include "core/json.h"
 
 static const char jwt_header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
 
@@ -88,26 +89,9 @@ size_t jwt_sign(const struct jwt_claims *c, const void *key, size_t keylen, char
     return pos ? put_b64(out, outlen, pos, mac, sizeof mac) : 0;
 }
 
-/* Decodes one base64url part into a JSON object (new reference) or NULL. */
-static json_t *part_json(const char *s, size_t len)
-{
-    unsigned char buf[B64_DECODED_MAX(JWT_MAX_LEN)];
-    size_t n;
-    json_t *j;
-
-    if (len == 0 || b64url_decode(buf, &n, s, len))
-        return NULL;
-    j = json_loadb((const char *)buf, n, JSON_REJECT_DUPLICATES, NULL);
-    if (j && !json_is_object(j)) {
-        json_decref(j);
-        return NULL;
-    }
-    return j;
-}
-
 static enum jwt_result check_header(const char *s, size_t len)
 {
-    json_t *h = part_json(s, len);
+    json_t *h = json_object_from_b64url(s, len);
     const char *alg, *typ;
     enum jwt_result r = JWT_OK;
 
@@ -155,7 +139,7 @@ static int copy_str_claim(const json_t *claims, const char *name, char out[JWT_C
 static enum jwt_result check_claims(const char *s, size_t len, int64_t now, int leeway,
                                     struct jwt_claims *out)
 {
-    json_t *c = part_json(s, len);
+    json_t *c = json_object_from_b64url(s, len);
     const json_t *iat, *exp, *nbf;
     enum jwt_result r = JWT_MALFORMED;
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/b64.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/money.h"
@@ -251,4 +252,20 @@ json_t *json_time(int64_t us)
 json_t *json_time_or_null(int64_t us, int is_null)
 {
     return is_null ? json_null() : json_time(us);
+}
+
+json_t *json_object_from_b64url(const char *s, size_t len)
+{
+    unsigned char buf[B64_DECODED_MAX(JSON_B64URL_MAX)];
+    size_t n;
+    json_t *j;
+
+    if (len == 0 || len > JSON_B64URL_MAX || b64url_decode(buf, &n, s, len))
+        return NULL;
+    j = json_loadb((const char *)buf, n, JSON_REJECT_DUPLICATES, NULL);
+    if (j && !json_is_object(j)) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
 }

@@ -65,4 +65,10 @@ json_t *json_str_or_null(const char *s);     /* new reference */
 json_t *json_time(int64_t us);               /* RFC 3339 string, new reference */
 json_t *json_time_or_null(int64_t us, int is_null);
 
+/* Decodes len characters of base64url (core/b64.h, strict) holding a JSON object, as JWT parts
+ * and page cursors carry them. Returns a new reference, or NULL when len is 0 or more than
+ * JSON_B64URL_MAX, the text is not base64url, not JSON, has duplicate keys or is not an object. */
+#define JSON_B64URL_MAX 2048
+json_t *json_object_from_b64url(const char *s, size_t len);
+
 #endif

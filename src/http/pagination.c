@@ -54,10 +54,12 @@
 
 #include "core/b64.h"
 #include "core/config.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/uuid.h"
 #include "db/keyset.h"
 #include "http/http.h"
+#include "core/str.h"
 
 #define PAGE_SIZE_DEFAULT 20
 #define PAGE_SIZE_MAX 100
@@ -100,20 +102,11 @@ static int parse_size(const char *s)
 /* Decodes a cursor token into a JSON object, or NULL when it is not one. */
 static json_t *cursor_decode(const char *tok)
 {
-    size_t len = strlen(tok), n;
-    unsigned char buf[B64_DECODED_MAX(PAGE_CURSOR_MAX)];
-    json_t *j;
+    size_t len = strlen(tok);
 
-    if (len == 0 || len > PAGE_CURSOR_MAX)
+    if (len > PAGE_CURSOR_MAX)
         return NULL;
-    if (b64url_decode(buf, &n, tok, len))
-        return NULL;
-    j = json_loadb((const char *)buf, n, JSON_REJECT_DUPLICATES, NULL);
-    if (j && !json_is_object(j)) {
-        json_decref(j);
-        return NULL;
-    }
-    return j;
+    return json_object_from_b64url(tok, len);
 }
 
 /* "d" absent or "n": forward; "p": backwards; anything else: -1. */
@@ -183,40 +176,19 @@ char *page_cursor_encode(struct http_req *req, const json_t *cursor)
 
 /* ---- links ------------------------------------------------------------------ */
 
-struct buf {
-    char *p;
-    size_t len, cap;
-};
-
-static void buf_put(struct buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->p = xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void buf_puts(struct buf *b, const char *s)
-{
-    buf_put(b, s, strlen(s));
-}
-
 /* Appends s percent-encoded: unreserved characters (RFC 3986) stay, and so
  * do the characters in `keep`; everything else becomes %XX. */
-static void buf_put_escaped(struct buf *b, const char *s, const char *keep)
+static void buf_put_escaped(struct strbuf *b, const char *s, const char *keep)
 {
     static const char hex[] = "0123456789ABCDEF";
 
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
         if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
             strchr("-._~", *c) || (keep && strchr(keep, *c))) {
-            buf_put(b, (const char *)c, 1);
+            strbuf_put(b, (const char *)c, 1);
         } else {
             char e[3] = {'%', hex[*c >> 4], hex[*c & 15]};
-            buf_put(b, e, 3);
+            strbuf_put(b, e, 3);
         }
     }
 }
@@ -226,27 +198,27 @@ static char *page_link(struct http_req *req, const char *tok)
 {
     const char *base = http_base_url(req);
     size_t blen = base ? strlen(base) : 0;
-    struct buf b = {0};
+    struct strbuf b = {0};
     char sep = '?', *out;
 
     while (blen && base[blen - 1] == '/')
         blen--;
-    buf_put(&b, base ? base : "", blen);
+    strbuf_put(&b, base ? base : "", blen);
     /* the path is decoded: re-encode it, keeping '/' and the sub-delims */
     buf_put_escaped(&b, req->path ? req->path : "/", "/!$&'()*+,;=:@");
     for (int i = 0; i < req->nquery; i++) {
         const char *key = req->query[i].key;
         if (!key || !*key || strcmp(key, "cursor") == 0) /* "%00=x" decodes to "" */
             continue;
-        buf_put(&b, &sep, 1);
+        strbuf_put(&b, &sep, 1);
         buf_put_escaped(&b, key, NULL);
-        buf_puts(&b, "=");
+        strbuf_puts(&b, "=");
         buf_put_escaped(&b, req->query[i].value ? req->query[i].value : "", NULL);
         sep = '&';
     }
     if (tok) {
-        buf_put(&b, &sep, 1);
-        buf_puts(&b, "cursor=");
+        strbuf_put(&b, &sep, 1);
+        strbuf_puts(&b, "cursor=");
         buf_put_escaped(&b, tok, NULL);
     }
     out = arena_strndup(req->arena, b.p, b.len);

@@ -30,6 +30,7 @@
 #include "core/arena.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/redis.h"
 #include "http/ratelimit_redis.h"
 
 #define RLR_POOL 8
@@ -86,11 +87,7 @@ struct slot {
 };
 
 static struct {
-    char host[256];
-    char user[128];
-    char pass[256];
-    int port;
-    int db;
+    struct redis_url url;
     struct slot pool[RLR_POOL];
 } R;
 
@@ -106,64 +103,6 @@ static int copy_part(char *dst, size_t cap, const char *s, size_t n)
         return -1;
     memcpy(dst, s, n);
     dst[n] = '\0';
-    return 0;
-}
-
-/* "[[user]:pass@]" prefix, if any; returns where the host starts. */
-static const char *parse_userinfo(const char *s)
-{
-    const char *at = strchr(s, '@'), *colon;
-
-    if (!at)
-        return s;
-    colon = memchr(s, ':', (size_t)(at - s));
-    if (!colon) /* "pass@host" is not a form Redis URLs use */
-        return NULL;
-    if (copy_part(R.user, sizeof R.user, s, (size_t)(colon - s)) ||
-        copy_part(R.pass, sizeof R.pass, colon + 1, (size_t)(at - colon - 1)))
-        return NULL;
-    return at + 1;
-}
-
-static int parse_int(const char *s, size_t n, int min, int max, int *out)
-{
-    long v = 0;
-
-    if (n == 0 || n > 6)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v < min || v > max)
-        return -1;
-    *out = (int)v;
-    return 0;
-}
-
-static int parse_url(const char *url)
-{
-    const char *h, *end, *colon, *slash;
-
-    R.host[0] = R.user[0] = R.pass[0] = '\0';
-    R.port = 6379;
-    R.db = 0;
-    if (strncmp(url, "redis://", 8) != 0 || !(h = parse_userinfo(url + 8)))
-        return -1;
-    end = h + strlen(h);
-    slash = strchr(h, '/');
-    if (slash && slash[1] && parse_int(slash + 1, strlen(slash + 1), 0, 65535, &R.db))
-        return -1;
-    if (slash)
-        end = slash;
-    colon = memchr(h, ':', (size_t)(end - h));
-    if (colon && parse_int(colon + 1, (size_t)(end - colon - 1), 1, 65535, &R.port))
-        return -1;
-    if (colon)
-        end = colon;
-    if (end == h || copy_part(R.host, sizeof R.host, h, (size_t)(end - h)))
-        return -1;
     return 0;
 }
 
@@ -198,17 +137,6 @@ static int setup_cmd(struct slot *s, int argc, const char **argv, char *sha_out)
 
 static int slot_setup(struct slot *s)
 {
-    char db[16];
-
-    if (R.user[0] && setup_cmd(s, 3, (const char *[]){"AUTH", R.user, R.pass}, NULL))
-        return -1;
-    if (!R.user[0] && R.pass[0] && setup_cmd(s, 2, (const char *[]){"AUTH", R.pass}, NULL))
-        return -1;
-    if (R.db) {
-        snprintf(db, sizeof db, "%d", R.db);
-        if (setup_cmd(s, 2, (const char *[]){"SELECT", db}, NULL))
-            return -1;
-    }
     for (int i = 0; i < SCRIPT__COUNT; i++)
         if (setup_cmd(s, 3, (const char *[]){"SCRIPT", "LOAD", SCRIPTS[i]}, s->sha[i]))
             return -1;
@@ -225,19 +153,19 @@ static void slot_drop(struct slot *s)
 /* Connects the slot if needed and allowed; 0 when it has a connection. */
 static int slot_connect(struct slot *s)
 {
-    struct timeval tv = {0, RLR_TIMEOUT_MS * 1000};
+    char why[256];
 
     if (s->c)
         return 0;
     if (clock_mono_us() < s->retry_at_us)
         return -1;
-    s->c = redisConnectWithTimeout(R.host, R.port, tv);
-    if (!s->c || s->c->err) {
-        note_failure("connect", s->c ? s->c->errstr : "out of memory");
+    s->c = redis_open(&R.url, RLR_TIMEOUT_MS, RLR_TIMEOUT_MS, why, sizeof why);
+    if (!s->c) {
+        note_failure("connect", why);
         slot_drop(s);
         return -1;
     }
-    if (redisSetTimeout(s->c, tv) != REDIS_OK || slot_setup(s)) {
+    if (slot_setup(s)) {
         slot_drop(s);
         return -1;
     }
@@ -250,7 +178,7 @@ static struct slot *slot_acquire(void)
 {
     struct slot *s;
 
-    if (!R.host[0])
+    if (!R.url.host[0])
         return NULL;
     if (my_slot < 0)
         my_slot = (int)(atomic_fetch_add(&next_slot, 1) % RLR_POOL);
@@ -325,9 +253,9 @@ static int pair_get(redisReply *r, long *a, int *b)
 
 int ratelimit_redis_open(const char *url)
 {
-    if (parse_url(url)) {
+    if (redis_url_parse(url, &R.url)) {
         log_error("ratelimit: SOUK_REDIS_URL is not redis://[[user]:password@]host[:port][/db]");
-        memset(R.host, 0, sizeof R.host);
+        memset(&R.url, 0, sizeof R.url);
         return -1;
     }
     for (int i = 0; i < RLR_POOL; i++) {
@@ -346,14 +274,14 @@ int ratelimit_redis_open(const char *url)
 
 void ratelimit_redis_close(void)
 {
-    if (!R.host[0])
+    if (!R.url.host[0])
         return;
     for (int i = 0; i < RLR_POOL; i++) {
         redisFree(R.pool[i].c);
         R.pool[i].c = NULL;
         pthread_mutex_destroy(&R.pool[i].mu);
     }
-    memset(R.host, 0, sizeof R.host);
+    memset(&R.url, 0, sizeof R.url);
 }
 
 int ratelimit_redis_take(const char *key, double rate, int burst, int *retry_after)

@@ -18,6 +18,7 @@
 #include "core/arena.h"
 #include "core/config.h"
 #include "http/internal.h"
+#include "core/str.h"
 
 #define JSON_TYPE "application/json"
 
@@ -92,24 +93,13 @@ const char *http_param(const struct http_req *req, int i)
 
 /* ---- query string ---------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 char *http_url_decode(struct arena *a, const char *s, size_t n, int plus)
 {
     char *out = arena_alloc(a, n + 1), *o = out;
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
         if (s[i] == '%' && i + 2 < n &&
-            (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0 && (hi | lo)) {
+            (hi = str_hex_digit(s[i + 1])) >= 0 && (lo = str_hex_digit(s[i + 2])) >= 0 && (hi | lo)) {
             /* %00 is kept as the three characters: a NUL would silently cut
              * the key or value short for every C string consumer. */
             *o++ = (char)(hi * 16 + lo);

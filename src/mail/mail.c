@@ -45,6 +45,7 @@
 #include "userdata/userdata.h"
 #include "jobs/jobs.h"
 #include "mail/mail.h"
+#include "core/str.h"
 
 #define MAIL_ATTEMPTS       8
 #define MAIL_KEY_MAX        200
@@ -104,53 +105,32 @@ static const struct mail_template templates[] = {
 
 /* ---- rendering ------------------------------------------------------------ */
 
-struct sbuf {
-    char *p;
-    size_t len, cap;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->p = xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(struct sbuf *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
-static void sb_put_html(struct sbuf *b, const char *s)
+static void sb_put_html(struct strbuf *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
         case '&':
-            sb_puts(b, "&amp;");
+            strbuf_puts(b, "&amp;");
             break;
         case '<':
-            sb_puts(b, "&lt;");
+            strbuf_puts(b, "&lt;");
             break;
         case '>':
-            sb_puts(b, "&gt;");
+            strbuf_puts(b, "&gt;");
             break;
         case '"':
-            sb_puts(b, "&quot;");
+            strbuf_puts(b, "&quot;");
             break;
         case '\'':
-            sb_puts(b, "&#39;");
+            strbuf_puts(b, "&#39;");
             break;
         default:
-            sb_put(b, s, 1);
+            strbuf_put(b, s, 1);
         }
     }
 }
 
-static void put_var(struct sbuf *b, const json_t *vars, const char *name, size_t n, int html)
+static void put_var(struct strbuf *b, const json_t *vars, const char *name, size_t n, int html)
 {
     char key[128];
     const json_t *v;
@@ -169,23 +149,23 @@ static void put_var(struct sbuf *b, const json_t *vars, const char *name, size_t
     if (html)
         sb_put_html(b, s ? s : "");
     else
-        sb_puts(b, s ? s : "");
+        strbuf_puts(b, s ? s : "");
     free(dumped);
 }
 
 char *mail_render(const char *tmpl, const json_t *vars, int html)
 {
-    struct sbuf b = {0};
+    struct strbuf b = {0};
     const char *p = tmpl;
 
-    sb_put(&b, "", 0);
+    strbuf_put(&b, "", 0);
     while (*p) {
         const char *open = strstr(p, "{{"), *close;
         if (!open || !(close = strstr(open + 2, "}}"))) {
-            sb_puts(&b, p);
+            strbuf_puts(&b, p);
             break;
         }
-        sb_put(&b, p, (size_t)(open - p));
+        strbuf_put(&b, p, (size_t)(open - p));
         const char *name = open + 2, *end = close;
         while (name < end && *name == ' ')
             name++;
@@ -219,40 +199,40 @@ static const char *mail_from(void)
 }
 
 /* Base64 body in 76-character lines. */
-static void put_b64_body(struct sbuf *b, const char *s)
+static void put_b64_body(struct strbuf *b, const char *s)
 {
     size_t n = strlen(s);
     char *enc = xmalloc(B64_ENCODED_LEN(n) + 1);
     size_t len = b64_encode(enc, s, n);
 
     for (size_t i = 0; i < len; i += 76) {
-        sb_put(b, enc + i, len - i < 76 ? len - i : 76);
-        sb_puts(b, "\r\n");
+        strbuf_put(b, enc + i, len - i < 76 ? len - i : 76);
+        strbuf_puts(b, "\r\n");
     }
     free(enc);
 }
 
 /* A Subject with non-ASCII bytes becomes an RFC 2047 encoded word. */
-static void put_subject(struct sbuf *b, const char *subj)
+static void put_subject(struct strbuf *b, const char *subj)
 {
     int ascii = 1;
 
     for (const unsigned char *p = (const unsigned char *)subj; *p; p++)
         if (*p >= 0x80 || *p < 0x20)
             ascii = 0;
-    sb_puts(b, "Subject: ");
+    strbuf_puts(b, "Subject: ");
     if (ascii) {
-        sb_puts(b, subj);
+        strbuf_puts(b, subj);
     } else {
         size_t n = strlen(subj);
         char *enc = xmalloc(B64_ENCODED_LEN(n) + 1);
         b64_encode(enc, subj, n);
-        sb_puts(b, "=?UTF-8?B?");
-        sb_puts(b, enc);
-        sb_puts(b, "?=");
+        strbuf_puts(b, "=?UTF-8?B?");
+        strbuf_puts(b, enc);
+        strbuf_puts(b, "?=");
         free(enc);
     }
-    sb_puts(b, "\r\n");
+    strbuf_puts(b, "\r\n");
 }
 
 static char *message_build(const char *to, const char *message_id, const struct mail_template *t,
@@ -261,7 +241,7 @@ static char *message_build(const char *to, const char *message_id, const struct 
     char *subject = mail_render(t->subject, vars, 0), *text = mail_render(t->text, vars, 0);
     char *html = mail_render(t->html, vars, 1);
     char date[64], boundary[48], hdr[600];
-    struct sbuf b = {0};
+    struct strbuf b = {0};
     time_t now = time(NULL);
     struct tm tm;
 
@@ -275,23 +255,23 @@ static char *message_build(const char *to, const char *message_id, const struct 
     snprintf(hdr, sizeof hdr,
              "Date: %s\r\nFrom: %s\r\nTo: %s\r\nMessage-ID: %s\r\nMIME-Version: 1.0\r\n", date,
              mail_from(), to, message_id);
-    sb_puts(&b, hdr);
+    strbuf_puts(&b, hdr);
     put_subject(&b, subject);
     snprintf(hdr, sizeof hdr,
              "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n--%s\r\n"
              "Content-Type: text/plain; charset=utf-8\r\n"
              "Content-Transfer-Encoding: base64\r\n\r\n",
              boundary, boundary);
-    sb_puts(&b, hdr);
+    strbuf_puts(&b, hdr);
     put_b64_body(&b, text);
     snprintf(hdr, sizeof hdr,
              "--%s\r\nContent-Type: text/html; charset=utf-8\r\n"
              "Content-Transfer-Encoding: base64\r\n\r\n",
              boundary);
-    sb_puts(&b, hdr);
+    strbuf_puts(&b, hdr);
     put_b64_body(&b, html);
     snprintf(hdr, sizeof hdr, "--%s--\r\n", boundary);
-    sb_puts(&b, hdr);
+    strbuf_puts(&b, hdr);
     free(subject);
     free(text);
     free(html);

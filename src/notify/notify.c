@@ -38,6 +38,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/redis.h"
 #include "core/uuid.h"
 #include "db/db.h"
 #include "http/http.h"
@@ -47,17 +48,11 @@
 #define NOTIFY_REDIS_CHANNEL "souk:notify"
 #define NOTIFY_TYPE_MAX      64
 
-struct redis_target {
-    char host[256];
-    int port;
-    char password[256];
-};
-
 static struct {
     struct db *db;
     char node[37];
     int redis_on;
-    struct redis_target rt;
+    struct redis_url rt;
     pthread_mutex_t pub_mu;
     redisContext *pub;
     pthread_mutex_t sub_mu;
@@ -89,56 +84,11 @@ char *notify_sse_frame(const char *id, const char *type, const char *data)
 
 /* ---- Redis connections -------------------------------------------------------- */
 
-/* redis://[[user]:password@]host[:port][/db] */
-static int redis_parse(const char *url, struct redis_target *t)
-{
-    const char *p, *at, *end;
-    char hostport[256];
-
-    memset(t, 0, sizeof(*t));
-    t->port = 6379;
-    if (strncmp(url, "redis://", 8) != 0)
-        return -1;
-    p = url + 8;
-    end = p + strcspn(p, "/");
-    at = memchr(p, '@', (size_t)(end - p));
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        if (colon)
-            snprintf(t->password, sizeof t->password, "%.*s", (int)(at - colon - 1), colon + 1);
-        p = at + 1;
-    }
-    snprintf(hostport, sizeof hostport, "%.*s", (int)(end - p), p);
-    char *colon = strrchr(hostport, ':');
-    if (colon) {
-        *colon = '\0';
-        t->port = atoi(colon + 1);
-    }
-    snprintf(t->host, sizeof t->host, "%s", hostport);
-    return t->host[0] && t->port > 0 && t->port < 65536 ? 0 : -1;
-}
-
+/* Publisher and subscriber connections: 2 s to connect, no command timeout (the subscriber
+ * waits for messages). */
 static redisContext *redis_connect(void)
 {
-    struct timeval tv = {2, 0};
-    redisContext *c = redisConnectWithTimeout(N.rt.host, N.rt.port, tv);
-    redisReply *r;
-
-    if (!c || c->err) {
-        if (c)
-            redisFree(c);
-        return NULL;
-    }
-    if (N.rt.password[0]) {
-        r = redisCommand(c, "AUTH %s", N.rt.password);
-        int ok = r && r->type != REDIS_REPLY_ERROR;
-        freeReplyObject(r);
-        if (!ok) {
-            redisFree(c);
-            return NULL;
-        }
-    }
-    return c;
+    return redis_open(&N.rt, 2000, 0, NULL, 0);
 }
 
 static void redis_publish(const char *msg)
@@ -307,7 +257,7 @@ int notify_init(struct db *db, const char *redis_url, struct souk_errinfo *ei)
     N.stopping = 0;
     if (!redis_url || !*redis_url)
         return 0;
-    if (redis_parse(redis_url, &N.rt))
+    if (redis_url_parse(redis_url, &N.rt))
         return souk_fail(ei, SOUK_INVALID, "SOUK_REDIS_URL: expected redis://host:port/db");
     N.redis_on = 1;
     if (pthread_create(&N.sub_thread, NULL, sub_main, NULL)) {

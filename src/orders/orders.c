@@ -29,6 +29,7 @@
 #include "userdata/userdata.h"
 #include "users/users.h"
 #include "vendors/vendors.h"
+#include "core/str.h"
 
 #define ORDER_COLS                                                                        \
     "id, customer_id, vendor_id, vendor_user_id, service_id, variant_id, customer_email, " \
@@ -41,20 +42,15 @@ const struct order_actor orders_actor_provider = {"provider", NULL};
 
 /* ---- rows ---------------------------------------------------------------------- */
 
-static void cpy(char *dst, size_t n, const char *s)
-{
-    snprintf(dst, n, "%s", s ? s : "");
-}
-
 static void row_to_order(const struct db_res *r, int i, struct arena *a, struct order *o)
 {
     memset(o, 0, sizeof *o);
-    cpy(o->id, sizeof o->id, db_get(r, i, 0));
-    cpy(o->customer_id, sizeof o->customer_id, db_get(r, i, 1));
-    cpy(o->vendor_id, sizeof o->vendor_id, db_get(r, i, 2));
-    cpy(o->vendor_user_id, sizeof o->vendor_user_id, db_get(r, i, 3));
-    cpy(o->service_id, sizeof o->service_id, db_get(r, i, 4));
-    cpy(o->variant_id, sizeof o->variant_id, db_get(r, i, 5));
+    str_copy(o->id, sizeof o->id, db_get(r, i, 0));
+    str_copy(o->customer_id, sizeof o->customer_id, db_get(r, i, 1));
+    str_copy(o->vendor_id, sizeof o->vendor_id, db_get(r, i, 2));
+    str_copy(o->vendor_user_id, sizeof o->vendor_user_id, db_get(r, i, 3));
+    str_copy(o->service_id, sizeof o->service_id, db_get(r, i, 4));
+    str_copy(o->variant_id, sizeof o->variant_id, db_get(r, i, 5));
     o->customer_email = arena_strdup(a, db_get(r, i, 6));
     o->vendor_name = arena_strdup(a, db_get(r, i, 7));
     o->service_name = arena_strdup(a, db_get(r, i, 8));
@@ -62,12 +58,12 @@ static void row_to_order(const struct db_res *r, int i, struct arena *a, struct 
     o->unit_price = db_int(r, i, 10);
     o->quantity = (int)db_int(r, i, 11);
     o->total_amount = db_int(r, i, 12);
-    cpy(o->currency, sizeof o->currency, db_get(r, i, 13));
-    cpy(o->status, sizeof o->status, db_get(r, i, 14));
+    str_copy(o->currency, sizeof o->currency, db_get(r, i, 13));
+    str_copy(o->status, sizeof o->status, db_get(r, i, 14));
     o->cancel_reason = arena_strdup(a, db_get(r, i, 15));
     o->attempt = (int)db_int(r, i, 16);
-    cpy(o->payment_id, sizeof o->payment_id, db_get(r, i, 17));
-    cpy(o->paid_payment_id, sizeof o->paid_payment_id, db_get(r, i, 18));
+    str_copy(o->payment_id, sizeof o->payment_id, db_get(r, i, 17));
+    str_copy(o->paid_payment_id, sizeof o->paid_payment_id, db_get(r, i, 18));
     o->payment_url = arena_strdup(a, db_get(r, i, 19));
     o->checkout_expires_at = db_int(r, i, 20);
     o->created_at = db_int(r, i, 21);
@@ -169,7 +165,7 @@ int orders_transition_tx(struct db_conn *tx, struct order *o, const char *from, 
     *moved = !err && n == 1;
     if (err || !*moved)
         return err;
-    cpy(o->status, sizeof o->status, to);
+    str_copy(o->status, sizeof o->status, to);
     o->cancel_reason = ends ? note : NULL;
     o->updated_at = now;
     if ((err = history_add(tx, o, from, to, who, note, ei)))
@@ -238,11 +234,11 @@ static int create_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
         return err;
     memset(o, 0, sizeof *o);
     uuid_v7(o->id);
-    cpy(o->customer_id, sizeof o->customer_id, c->customer_id);
-    cpy(o->vendor_id, sizeof o->vendor_id, c->vendor->id);
-    cpy(o->vendor_user_id, sizeof o->vendor_user_id, c->vendor->user_id);
-    cpy(o->service_id, sizeof o->service_id, st.service_id);
-    cpy(o->variant_id, sizeof o->variant_id, c->variant_id);
+    str_copy(o->customer_id, sizeof o->customer_id, c->customer_id);
+    str_copy(o->vendor_id, sizeof o->vendor_id, c->vendor->id);
+    str_copy(o->vendor_user_id, sizeof o->vendor_user_id, c->vendor->user_id);
+    str_copy(o->service_id, sizeof o->service_id, st.service_id);
+    str_copy(o->variant_id, sizeof o->variant_id, c->variant_id);
     o->customer_email = arena_strdup(c->a, u.email);
     o->vendor_name = c->vendor->business_name;
     o->service_name = st.service_name;
@@ -250,8 +246,8 @@ static int create_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
     o->unit_price = st.price;
     o->quantity = c->quantity;
     o->total_amount = st.price * c->quantity;
-    cpy(o->currency, sizeof o->currency, st.currency);
-    cpy(o->status, sizeof o->status, "pending");
+    str_copy(o->currency, sizeof o->currency, st.currency);
+    str_copy(o->status, sizeof o->status, "pending");
     o->created_at = o->updated_at = clock_now_us();
     o->variant_stock = st.stock_left;
     if ((err = insert_order(tx, o, ei)) ||
@@ -516,7 +512,7 @@ static int relink_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
 
     if (err)
         return err;
-    cpy(old_payment, sizeof old_payment, o->payment_id);
+    str_copy(old_payment, sizeof old_payment, o->payment_id);
     if (!strcmp(o->status, "cancelled") && o->cancel_reason &&
         !strcmp(o->cancel_reason, "expired")) {
         /* Back to pending only if the stock can be had again. */

@@ -15,6 +15,7 @@
 
 #include "core/arena.h"
 #include "payments/internal.h"
+#include "core/str.h"
 
 void form_init(struct form *f)
 {
@@ -114,17 +115,6 @@ void form_add_map(struct form *f, const char *prefix, const json_t *obj)
 
 /* ---- decoding ------------------------------------------------------------ */
 
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static char *decode(struct arena *a, const char *s, size_t n)
 {
     char *out = arena_alloc(a, n + 1);
@@ -133,8 +123,8 @@ static char *decode(struct arena *a, const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '+') {
             out[j++] = ' ';
-        } else if (s[i] == '%' && i + 2 < n && hexv(s[i + 1]) >= 0 && hexv(s[i + 2]) >= 0) {
-            out[j++] = (char)(hexv(s[i + 1]) << 4 | hexv(s[i + 2]));
+        } else if (s[i] == '%' && i + 2 < n && str_hex_digit(s[i + 1]) >= 0 && str_hex_digit(s[i + 2]) >= 0) {
+            out[j++] = (char)(str_hex_digit(s[i + 1]) << 4 | str_hex_digit(s[i + 2]));
             i += 2;
         } else {
             out[j++] = s[i];

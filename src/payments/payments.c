@@ -26,6 +26,7 @@
 #include "db/db.h"
 #include "jobs/jobs.h"
 #include "payments/internal.h"
+#include "core/str.h"
 
 #define MAX_PURPOSES 32
 
@@ -111,27 +112,22 @@ const char *stripe_secret_key(void)
 
 /* ---- rows ------------------------------------------------------------------ */
 
-static void cpy(char *dst, size_t n, const char *s)
-{
-    snprintf(dst, n, "%s", s ? s : "");
-}
-
 void payment_row_read(const struct db_res *r, int i, struct payment_row *p)
 {
     memset(p, 0, sizeof *p);
-    cpy(p->id, sizeof p->id, db_get(r, i, 0));
-    cpy(p->user_id, sizeof p->user_id, db_get(r, i, 1));
-    cpy(p->purpose, sizeof p->purpose, db_get(r, i, 2));
-    cpy(p->object_id, sizeof p->object_id, db_get(r, i, 3));
-    cpy(p->mode, sizeof p->mode, db_get(r, i, 4));
-    cpy(p->currency, sizeof p->currency, db_get(r, i, 5));
-    cpy(p->status, sizeof p->status, db_get(r, i, 6));
-    cpy(p->idempotency_key, sizeof p->idempotency_key, db_get(r, i, 7));
-    cpy(p->session_id, sizeof p->session_id, db_get(r, i, 8));
-    cpy(p->payment_intent, sizeof p->payment_intent, db_get(r, i, 9));
-    cpy(p->subscription_id, sizeof p->subscription_id, db_get(r, i, 10));
-    cpy(p->customer_id, sizeof p->customer_id, db_get(r, i, 11));
-    cpy(p->checkout_url, sizeof p->checkout_url, db_get(r, i, 12));
+    str_copy(p->id, sizeof p->id, db_get(r, i, 0));
+    str_copy(p->user_id, sizeof p->user_id, db_get(r, i, 1));
+    str_copy(p->purpose, sizeof p->purpose, db_get(r, i, 2));
+    str_copy(p->object_id, sizeof p->object_id, db_get(r, i, 3));
+    str_copy(p->mode, sizeof p->mode, db_get(r, i, 4));
+    str_copy(p->currency, sizeof p->currency, db_get(r, i, 5));
+    str_copy(p->status, sizeof p->status, db_get(r, i, 6));
+    str_copy(p->idempotency_key, sizeof p->idempotency_key, db_get(r, i, 7));
+    str_copy(p->session_id, sizeof p->session_id, db_get(r, i, 8));
+    str_copy(p->payment_intent, sizeof p->payment_intent, db_get(r, i, 9));
+    str_copy(p->subscription_id, sizeof p->subscription_id, db_get(r, i, 10));
+    str_copy(p->customer_id, sizeof p->customer_id, db_get(r, i, 11));
+    str_copy(p->checkout_url, sizeof p->checkout_url, db_get(r, i, 12));
     p->attempt = (int)db_int(r, i, 13);
     p->amount = db_int(r, i, 14);
     p->amount_refunded = db_int(r, i, 15);
@@ -306,10 +302,10 @@ static json_t *spec_json(const struct checkout_spec *s, int64_t expires_s)
 static void session_from_row(const struct payment_row *p, struct checkout_session *out)
 {
     memset(out, 0, sizeof *out);
-    cpy(out->payment_id, sizeof out->payment_id, p->id);
-    cpy(out->session_id, sizeof out->session_id, p->session_id);
-    cpy(out->url, sizeof out->url, p->checkout_url);
-    cpy(out->currency, sizeof out->currency, p->currency);
+    str_copy(out->payment_id, sizeof out->payment_id, p->id);
+    str_copy(out->session_id, sizeof out->session_id, p->session_id);
+    str_copy(out->url, sizeof out->url, p->checkout_url);
+    str_copy(out->currency, sizeof out->currency, p->currency);
     out->expires_at = p->expires_at;
     out->amount = p->amount;
 }
@@ -327,7 +323,7 @@ static int insert_intent(struct db_conn *tx, const struct checkout_spec *s, cons
 
     memset(out, 0, sizeof *out);
     uuid_v7(out->payment_id);
-    cpy(out->currency, sizeof out->currency, s->currency ? s->currency : "usd");
+    str_copy(out->currency, sizeof out->currency, s->currency ? s->currency : "usd");
     out->amount = total;
     out->expires_at = expires_s * 1000000;
     err = db_exec(tx,
@@ -471,8 +467,8 @@ static int session_record(struct db *db, const struct payment_row *p, const json
     int err = db_tx_run(db, record_session, &a, ei);
     if (err)
         return err;
-    cpy(cs->session_id, sizeof cs->session_id, id);
-    cpy(cs->url, sizeof cs->url, url);
+    str_copy(cs->session_id, sizeof cs->session_id, id);
+    str_copy(cs->url, sizeof cs->url, url);
     cs->expires_at = a.expires_at;
     return 0;
 }
@@ -484,7 +480,7 @@ int payments_checkout_open(struct db *db, struct checkout_session *cs, struct so
     json_t *s = NULL;
     int err;
 
-    cpy(p.id, sizeof p.id, cs->payment_id);
+    str_copy(p.id, sizeof p.id, cs->payment_id);
     if ((err = db_run(db, load_row, &p, ei)))
         return err;
     session_from_row(&p, cs);
@@ -529,7 +525,7 @@ int payments_checkout_expire(struct db *db, const char *payment_id, struct souk_
     json_t *s = NULL;
     int err;
 
-    cpy(p.id, sizeof p.id, payment_id);
+    str_copy(p.id, sizeof p.id, payment_id);
     if ((err = db_run(db, load_row, &p, ei)))
         return err;
     if (!p.session_id[0]) {
@@ -601,7 +597,7 @@ int payments_refund(struct db *db, const char *payment_id, int64_t amount, const
     json_t *re = NULL;
     int err;
 
-    cpy(p.id, sizeof p.id, payment_id);
+    str_copy(p.id, sizeof p.id, payment_id);
     if ((err = db_run(db, load_row, &p, ei)))
         return err;
     a.amount = amount ? amount : p.amount - p.amount_refunded;
@@ -642,18 +638,18 @@ static void sub_read(const json_t *s, struct payment_subscription *out)
     const json_t *inv = json_object_get(s, "latest_invoice");
 
     memset(out, 0, sizeof *out);
-    cpy(out->id, sizeof out->id, json_string_value(json_object_get(s, "id")));
-    cpy(out->status, sizeof out->status, json_string_value(json_object_get(s, "status")));
+    str_copy(out->id, sizeof out->id, json_string_value(json_object_get(s, "id")));
+    str_copy(out->status, sizeof out->status, json_string_value(json_object_get(s, "status")));
     out->cancel_at_period_end = json_is_true(json_object_get(s, "cancel_at_period_end"));
     out->current_period_start = sub_period(s, "current_period_start");
     out->current_period_end = sub_period(s, "current_period_end");
     if (json_is_object(inv)) {
-        cpy(out->latest_invoice, sizeof out->latest_invoice,
+        str_copy(out->latest_invoice, sizeof out->latest_invoice,
             json_string_value(json_object_get(inv, "id")));
-        cpy(out->latest_invoice_status, sizeof out->latest_invoice_status,
+        str_copy(out->latest_invoice_status, sizeof out->latest_invoice_status,
             json_string_value(json_object_get(inv, "status")));
     } else {
-        cpy(out->latest_invoice, sizeof out->latest_invoice, json_string_value(inv));
+        str_copy(out->latest_invoice, sizeof out->latest_invoice, json_string_value(inv));
     }
 }
 

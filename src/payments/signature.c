@@ -16,17 +16,7 @@
 #include <sodium.h>
 
 #include "payments/internal.h"
-
-static int hexnib(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "core/str.h"
 
 /* 64 hex chars -> 32 bytes; 0 ok, -1 not a SHA-256 hex string. */
 static int hex32(const char *s, size_t n, unsigned char out[32])
@@ -34,7 +24,7 @@ static int hex32(const char *s, size_t n, unsigned char out[32])
     if (n != 64)
         return -1;
     for (size_t i = 0; i < 32; i++) {
-        int hi = hexnib(s[2 * i]), lo = hexnib(s[2 * i + 1]);
+        int hi = str_hex_digit(s[2 * i]), lo = str_hex_digit(s[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i] = (unsigned char)(hi << 4 | lo);

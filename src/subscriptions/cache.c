@@ -32,6 +32,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/redis.h"
 #include "db/db.h"
 #include "subscriptions/internal.h"
 #include "subscriptions/subscriptions.h"
@@ -65,9 +66,7 @@ static struct {
     atomic_int bus_ok;
     /* redis */
     int redis_on;
-    char host[256];
-    int port;
-    char password[256];
+    struct redis_url url;
     pthread_mutex_t pub_mu;
     redisContext *pub;
     pthread_mutex_t sub_mu;
@@ -257,51 +256,11 @@ int subscriptions_grant_rank(struct db_conn *c, const char *user_id, const char 
 
 /* ---- redis: publishing and listening -------------------------------------------------- */
 
-/* redis://[[user]:password@]host[:port][/db] */
-static int parse_url(const char *url)
-{
-    const char *p = url + 8, *at, *slash, *colon;
-    size_t hl;
-
-    if (strncmp(url, "redis://", 8) != 0)
-        return -1;
-    slash = strchr(p, '/');
-    at = strchr(p, '@');
-    if (at && (!slash || at < slash)) {
-        const char *pc = memchr(p, ':', (size_t)(at - p));
-        const char *pw = pc ? pc + 1 : p;
-        snprintf(C.password, sizeof C.password, "%.*s", (int)(at - pw), pw);
-        p = at + 1;
-    }
-    hl = slash ? (size_t)(slash - p) : strlen(p);
-    colon = memchr(p, ':', hl);
-    C.port = colon ? atoi(colon + 1) : 6379;
-    snprintf(C.host, sizeof C.host, "%.*s", (int)(colon ? (size_t)(colon - p) : hl), p);
-    return C.host[0] && C.port > 0 && C.port < 65536 ? 0 : -1;
-}
-
+/* Publisher and listener connections: 2 s to connect, no command timeout (the listener waits
+ * for messages). */
 static redisContext *connect_redis(void)
 {
-    struct timeval tv = {2, 0};
-    redisContext *c = redisConnectWithTimeout(C.host, C.port, tv);
-    redisReply *r;
-
-    if (!c || c->err) {
-        if (c)
-            redisFree(c);
-        return NULL;
-    }
-    if (C.password[0]) {
-        r = redisCommand(c, "AUTH %s", C.password);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            if (r)
-                freeReplyObject(r);
-            redisFree(c);
-            return NULL;
-        }
-        freeReplyObject(r);
-    }
-    return c;
+    return redis_open(&C.url, 2000, 0, NULL, 0);
 }
 
 static void publish(const char *user_id)
@@ -384,7 +343,7 @@ int subs_cache_start(const char *redis_url, struct souk_errinfo *ei)
 {
     if (!redis_url || !*redis_url)
         return 0;
-    if (parse_url(redis_url))
+    if (redis_url_parse(redis_url, &C.url))
         return souk_fail(ei, SOUK_INVALID, "SOUK_REDIS_URL: expected redis://host[:port]");
     atomic_store(&C.stopping, 0);
     if (pthread_create(&C.thread, NULL, listener, NULL))

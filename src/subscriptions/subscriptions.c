@@ -34,6 +34,7 @@
 #include "subscriptions/subscriptions.h"
 #include "db/keyset.h"
 #include "users/users.h"
+#include "core/str.h"
 
 #define SCOLS                                                                                      \
     "s.id, s.user_id, s.chef_id, s.plan_id, s.pending_plan_id, s.status, "                         \
@@ -45,20 +46,15 @@
 
 /* ---- reading ------------------------------------------------------------------- */
 
-static void cpy(char *dst, size_t n, const char *s)
-{
-    snprintf(dst, n, "%s", s ? s : "");
-}
-
 void subs_row_read(const struct db_res *r, int i, struct arena *a, struct subscription *s)
 {
     memset(s, 0, sizeof *s);
-    cpy(s->id, sizeof s->id, db_get(r, i, 0));
-    cpy(s->user_id, sizeof s->user_id, db_get(r, i, 1));
-    cpy(s->chef_id, sizeof s->chef_id, db_get(r, i, 2));
-    cpy(s->plan_id, sizeof s->plan_id, db_get(r, i, 3));
-    cpy(s->pending_plan_id, sizeof s->pending_plan_id, db_get(r, i, 4));
-    cpy(s->status, sizeof s->status, db_get(r, i, 5));
+    str_copy(s->id, sizeof s->id, db_get(r, i, 0));
+    str_copy(s->user_id, sizeof s->user_id, db_get(r, i, 1));
+    str_copy(s->chef_id, sizeof s->chef_id, db_get(r, i, 2));
+    str_copy(s->plan_id, sizeof s->plan_id, db_get(r, i, 3));
+    str_copy(s->pending_plan_id, sizeof s->pending_plan_id, db_get(r, i, 4));
+    str_copy(s->status, sizeof s->status, db_get(r, i, 5));
     s->cancel_at_period_end = db_bool(r, i, 6);
     s->current_period_start = db_int(r, i, 7);
     s->current_period_end = db_int(r, i, 8);
@@ -73,8 +69,8 @@ void subs_row_read(const struct db_res *r, int i, struct arena *a, struct subscr
     s->plan_name = arena_strdup(a, db_get(r, i, 17));
     s->plan_rank = (int)db_int(r, i, 18);
     s->plan_price = db_int(r, i, 19);
-    cpy(s->plan_currency, sizeof s->plan_currency, db_get(r, i, 20));
-    cpy(s->plan_interval, sizeof s->plan_interval, db_get(r, i, 21));
+    str_copy(s->plan_currency, sizeof s->plan_currency, db_get(r, i, 20));
+    str_copy(s->plan_interval, sizeof s->plan_interval, db_get(r, i, 21));
 }
 
 /* lock: FOR UPDATE on PostgreSQL (the caller is in a transaction). */
@@ -380,7 +376,7 @@ int subs_commit_change(struct db_conn *tx, const char *from_status, struct subsc
     json_t *payload;
     int err;
 
-    cpy(from, sizeof from, from_status);
+    str_copy(from, sizeof from, from_status);
     s->updated_at = clock_now_us();
     err = db_exec(
         tx,
@@ -443,7 +439,7 @@ void subs_renew(struct subscription *s, int64_t start, int64_t end)
         s->current_period_start = start ? start : s->current_period_end;
         s->current_period_end = end;
         if (s->pending_plan_id[0]) {
-            cpy(s->plan_id, sizeof s->plan_id, s->pending_plan_id);
+            str_copy(s->plan_id, sizeof s->plan_id, s->pending_plan_id);
             s->pending_plan_id[0] = 0;
         }
     }
@@ -511,11 +507,11 @@ static int plan_read(struct db_conn *c, const char *plan_id, struct arena *a, st
         err = souk_fail(ei, SOUK_INVALID, "No such plan.");
     }
     if (!err) {
-        cpy(o->vendor_id, sizeof o->vendor_id, db_get(res, 0, 0));
+        str_copy(o->vendor_id, sizeof o->vendor_id, db_get(res, 0, 0));
         o->name = arena_strdup(a, db_get(res, 0, 1));
         o->price = db_int(res, 0, 2);
-        cpy(o->currency, sizeof o->currency, db_get(res, 0, 3));
-        cpy(o->interval, sizeof o->interval, db_get(res, 0, 4));
+        str_copy(o->currency, sizeof o->currency, db_get(res, 0, 3));
+        str_copy(o->interval, sizeof o->interval, db_get(res, 0, 4));
         o->rank = (int)db_int(res, 0, 5);
         o->active = db_bool(res, 0, 6);
     }
@@ -533,7 +529,7 @@ static int chef_owner(struct db_conn *c, const char *chef_id, char owner[37],
     if (!err && db_nrows(res) == 0)
         err = souk_fail(ei, SOUK_NOT_FOUND, "No such chef.");
     if (!err)
-        cpy(owner, 37, db_get(res, 0, 0));
+        str_copy(owner, 37, db_get(res, 0, 0));
     db_res_free(res);
     return err;
 }
@@ -657,7 +653,7 @@ int subs_cancel_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
 
     if ((err = load_own(tx, in, ei)))
         return err;
-    cpy(from, sizeof from, s->status);
+    str_copy(from, sizeof from, s->status);
     if (subs_is_final(s))
         return souk_fail(ei, SOUK_PRECONDITION, "This subscription has already ended.");
     if (in->immediately || !strcmp(s->status, "incomplete")) {
@@ -716,11 +712,11 @@ int subs_change_plan_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
         s->pending_plan_id[0] = 0; /* back to the current tier: drop the downgrade */
         why.detail = "pending downgrade dropped";
     } else if (plan.rank >= s->plan_rank) {
-        cpy(s->plan_id, sizeof s->plan_id, in->plan_id);
+        str_copy(s->plan_id, sizeof s->plan_id, in->plan_id);
         s->pending_plan_id[0] = 0;
         why.detail = "upgraded";
     } else {
-        cpy(s->pending_plan_id, sizeof s->pending_plan_id, in->plan_id);
+        str_copy(s->pending_plan_id, sizeof s->pending_plan_id, in->plan_id);
         why.detail = "downgrade at renewal";
     }
     err = subs_commit_change(tx, "active", s, &why, in->arena, ei);
