@@ -58,5 +58,7 @@ int policy_order_refund(const struct http_req *req, const char *customer_user_id
                         const char *vendor_user_id, struct souk_errinfo *ei);
 /* 1 when the caller is an ADMIN (for the actor recorded in order history). */
 int policy_is_admin(const struct http_req *req);
+/* 1 when the caller is staff (MODERATOR or ADMIN): sees hidden content. */
+int policy_is_staff(const struct http_req *req);
 
 #endif

@@ -16,6 +16,7 @@
 #include "core/uuid.h"
 #include "db/db.h"
 #include "projects/internal.h"
+#include "projects/specialists.h"
 
 static const char *const project_names[] = {"is_top", "created_at", "view_count",
                                             "favorite_count", "budget", NULL};
@@ -250,4 +251,22 @@ int specialists_get(struct db *db, const char *id, const char *viewer, struct ar
     if (!err)
         *out = rows[0];
     return err;
+}
+
+struct of_args {
+    const char *user;
+    char *vendor;
+};
+
+static int of_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    struct of_args *o = arg;
+    return specialist_of_user(c, o->user, o->vendor, ei);
+}
+
+int projects_specialist_of(struct db *db, const char *user_id, char vendor_id[37],
+                           struct souk_errinfo *ei)
+{
+    struct of_args o = {user_id, vendor_id};
+    return db_run(db, of_fn, &o, ei);
 }

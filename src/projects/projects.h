@@ -152,7 +152,14 @@ int specialists_get(struct db *db, const char *id, const char *viewer, struct ar
 int specialists_count_view(struct db *db, const struct specialist *s, const char *viewer_key,
                            const char *viewer_user_id, struct souk_errinfo *ei);
 
-/* Job kinds and the HTTP routes (projects_http.c, media_http.c). */
+/* The specialist profile of a user (SOUK_FORBIDDEN when none). */
+int projects_specialist_of(struct db *db, const char *user_id, char vendor_id[37],
+                           struct souk_errinfo *ei);
+
+/* Once at start: media (libvips, libmagic, SOUK_MEDIA_DIR), the multipart
+ * limits (12 x SOUK_MEDIA_MAX_BYTES + 1 MiB per body), the job kinds. */
+int projects_init(struct db *db, struct souk_errinfo *ei);
+/* Job kinds and the HTTP routes (projects_http.c). */
 void projects_jobs_register(void);
 void projects_http_register(struct router *r);
 
