@@ -81,7 +81,7 @@ static int plist_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
     }
     if (f->q)
         showcase_q_sql(f->q, PROJECT_Q_EXPR, la->a, sql, sizeof sql, p, &np);
-    add_cond(sql, sizeof sql, " AND $1 = $1", 0);
+    add_cond(sql, sizeof sql, " AND CAST($1 AS BIGINT) = CAST($1 AS BIGINT)", 0);
     size_t o = strlen(sql);
     snprintf(sql + o, sizeof sql - o, "%s LIMIT $%d OFFSET $%d", f->order_sql, np + 1, np + 2);
     p[np++] = DBI(f->limit);
@@ -205,7 +205,7 @@ static int slist_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
     p[np++] = DBI(clock_now_us());
     p[np++] = DBB(1);
     slist_where(la, sql, sizeof sql, p, &np);
-    add_cond(sql, sizeof sql, " AND $1 = $1", 0);
+    add_cond(sql, sizeof sql, " AND CAST($1 AS BIGINT) = CAST($1 AS BIGINT)", 0);
     if (la->f) {
         size_t o = strlen(sql);
         snprintf(sql + o, sizeof sql - o, "%s LIMIT $%d OFFSET $%d", la->f->order_sql, np + 1,

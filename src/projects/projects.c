@@ -430,7 +430,7 @@ int projects_set_hidden(struct db_conn *c, const char *id, int hidden, struct so
                            "WHERE id = $1 AND deleted_at IS NULL AND hidden_at IS NULL"
                          : "UPDATE projects SET hidden_at = NULL "
                            "WHERE id = $1 AND deleted_at IS NULL AND hidden_at IS NOT NULL "
-                           "AND $2 = $2",
+                           "AND CAST($2 AS BIGINT) = CAST($2 AS BIGINT)",
                   DB_PARAMS(DBT(id), DBI(clock_now_us())), &changed, ei);
     if (err || !changed)
         return err;

@@ -307,7 +307,7 @@ static int favs_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
                                  "WHERE user_id = $1 AND target_type = $2 "
                                  "ORDER BY created_at DESC, target_id DESC LIMIT $3 OFFSET $4"
                                : "SELECT target_id, target_type, created_at FROM favorites "
-                                 "WHERE user_id = $1 AND $2 = $2 "
+                                 "WHERE user_id = $1 AND CAST($2 AS TEXT) = CAST($2 AS TEXT) "
                                  "ORDER BY created_at DESC, target_id DESC LIMIT $3 OFFSET $4",
                        DB_PARAMS(DBT(f->user), DBT(f->type ? f->type : "any"), DBI(f->limit),
                                  DBI(f->offset)),
