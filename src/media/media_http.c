@@ -1,8 +1,10 @@
-/* media_http.c - GET /media/<sha256>[.<ext>] (API.md § Home services:
+/* media_http.c - GET /media/<media id>[-thumb].<ext> (API.md § Home services:
  * served with the sniffed Content-Type, X-Content-Type-Options: nosniff,
  * an ETag with 304 on If-None-Match, Cache-Control: public, max-age=31536000,
  * immutable; 404 at once for a file no live media row refers to).
- * The rows are src/projects' (projects_media_lookup). Stateless.
+ * The URL names the media, so it stays the same when the metadata-stripping
+ * job points the row at the stripped file; the ETag is the file's content
+ * hash. The rows are src/projects' (projects_media_lookup). Stateless.
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,18 +13,19 @@
 #include "media/media.h"
 #include "projects/projects.h"
 
+/* name: "<media id>.<ext>" or "<media id>-thumb.<ext>" */
 static int media_get(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
-    char hash[MEDIA_HASH_LEN] = "", etag[MEDIA_HASH_LEN + 2];
-    const char *name = http_param(req, 0), *ct = NULL, *inm;
-    size_t n = strcspn(name, ".");
+    char id[37] = "", etag[MEDIA_HASH_LEN + 2];
+    const char *name = http_param(req, 0), *ct = NULL, *hash = NULL, *inm;
+    int thumb = strncmp(name + strnlen(name, 36), "-thumb", 6) == 0;
     char *data = NULL;
     size_t len = 0;
     int err;
-    if (n == 64)
-        memcpy(hash, name, 64);
-    if ((err = projects_media_lookup(req->db, hash, req->arena, &ct, &ei)))
+    if (strlen(name) > 36)
+        memcpy(id, name, 36);
+    if ((err = projects_media_lookup(req->db, id, thumb, req->arena, &ct, &hash, &ei)))
         return http_problem(req, err, &ei);
     snprintf(etag, sizeof etag, "\"%s\"", hash);
     http_set_header(req, "ETag", etag);

@@ -445,9 +445,10 @@ int projects_set_hidden(struct db_conn *c, const char *id, int hidden, struct so
 /* ---- /media/ lookups -------------------------------------------------------------------- */
 
 struct lookup_args {
-    const char *hash;
+    const char *id;
+    int thumb;
     struct arena *a;
-    const char **ct;
+    const char **ct, **hash;
 };
 
 static int lookup_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
@@ -455,27 +456,28 @@ static int lookup_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
     struct lookup_args *la = arg;
     struct db_res *r = NULL;
     int err = db_query(c,
-                       "SELECT m.content_type FROM project_media m JOIN projects p "
-                       "ON p.id = m.project_id WHERE m.file_hash = $1 AND p.deleted_at IS NULL "
-                       "UNION ALL SELECT m.content_type FROM project_media m JOIN projects p "
-                       "ON p.id = m.project_id WHERE m.thumb_hash = $1 AND p.deleted_at IS NULL "
-                       "LIMIT 1",
-                       DB_PARAMS(DBT(la->hash)), &r, ei);
+                       "SELECT m.content_type, m.file_hash, m.thumb_hash FROM project_media m "
+                       "JOIN projects p ON p.id = m.project_id "
+                       "WHERE m.id = $1 AND p.deleted_at IS NULL",
+                       DB_PARAMS(DBT(la->id)), &r, ei);
     if (err)
         return err;
-    if (db_nrows(r) < 1)
+    const char *h = db_nrows(r) == 1 ? db_get(r, 0, la->thumb ? 2 : 1) : NULL;
+    if (!h)
         err = souk_fail(ei, SOUK_NOT_FOUND, "No such file.");
-    else
+    else {
         *la->ct = arena_strdup(la->a, db_get(r, 0, 0));
+        *la->hash = arena_strdup(la->a, h);
+    }
     db_res_free(r);
     return err;
 }
 
-int projects_media_lookup(struct db *db, const char *hash, struct arena *a,
-                          const char **content_type, struct souk_errinfo *ei)
+int projects_media_lookup(struct db *db, const char *media_id, int thumb, struct arena *a,
+                          const char **content_type, const char **hash, struct souk_errinfo *ei)
 {
-    struct lookup_args la = {hash, a, content_type};
-    if (strlen(hash) != 64 || strspn(hash, "0123456789abcdef") != 64)
+    struct lookup_args la = {media_id, thumb, a, content_type, hash};
+    if (!uuid_valid(media_id))
         return souk_fail(ei, SOUK_NOT_FOUND, "No such file.");
     return db_run(db, lookup_fn, &la, ei);
 }

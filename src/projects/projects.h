@@ -101,9 +101,11 @@ int projects_count_view(struct db *db, const struct project *p, const char *view
 /* Removes files of newly stored uploads when their request failed. */
 void projects_files_discard(const struct project_file *files, int n);
 
-/* /media/<hash>: the content type of a file a live media row refers to. */
-int projects_media_lookup(struct db *db, const char *hash, struct arena *a,
-                          const char **content_type, struct souk_errinfo *ei);
+/* /media/<media id>[-thumb].<ext>: the content type and the hash of the file
+ * (the thumbnail's when thumb) of a media of a live project; SOUK_NOT_FOUND
+ * otherwise (and for a thumbnail not made yet). */
+int projects_media_lookup(struct db *db, const char *media_id, int thumb, struct arena *a,
+                          const char **content_type, const char **hash, struct souk_errinfo *ei);
 
 /* Favorites (target_type "project" | "specialist"). */
 int showcase_favorite_put(struct db *db, const char *user_id, const char *target_type,

@@ -76,12 +76,13 @@ static const char *ext_of(const char *content_type)
     return "jpg";
 }
 
-static json_t *media_url(struct http_req *req, const char *hash, const char *ct)
+static json_t *media_url(struct http_req *req, const struct project_media *m, int thumb)
 {
     char buf[1024];
-    if (!hash)
+    if (thumb && !m->thumb_hash)
         return json_null();
-    snprintf(buf, sizeof buf, "%s/media/%s.%s", http_base_url(req), hash, ext_of(ct));
+    snprintf(buf, sizeof buf, "%s/media/%s%s.%s", http_base_url(req), m->id,
+             thumb ? "-thumb" : "", ext_of(m->content_type));
     return json_string(buf);
 }
 
@@ -90,8 +91,8 @@ static json_t *media_json(struct http_req *req, const struct project_media *m)
     int image = strcmp(m->kind, "image") == 0;
     return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:i}", "id", m->id, "kind",
                      m->kind, "content_type", m->content_type, "url",
-                     media_url(req, m->file_hash, m->content_type), "thumbnail_url",
-                     image ? media_url(req, m->thumb_hash, m->content_type) : json_null(),
+                     media_url(req, m, 0), "thumbnail_url",
+                     image ? media_url(req, m, 1) : json_null(),
                      "width", image ? json_integer(m->width) : json_null(), "height",
                      image ? json_integer(m->height) : json_null(), "size", (json_int_t)m->size,
                      "position", m->position);
