@@ -56,6 +56,37 @@ static void add_cond(char *sql, size_t len, const char *fmt, int k)
     snprintf(sql + o, len - o, fmt, k);
 }
 
+static int is_default_order(const char *order_sql, struct arena *a)
+{
+    const char *dflt = NULL;
+    struct souk_errinfo ei = {0};
+    int yes = !projects_order_sql(NULL, a, &dflt, &ei) && strcmp(order_sql, dflt) == 0;
+    souk_errinfo_cleanup(&ei);
+    return yes;
+}
+
+/* The default order (-is_top,-created_at) without sorting the whole table:
+ * the projects under TOP now and the others, each read newest first by the
+ * (created_at, id) index up to offset + limit rows ($np+1), then merged.
+ * sql holds "SELECT cols FROM ... WHERE conditions" on entry. */
+static int top_first_sql(char *sql, size_t len, int np)
+{
+    static const char order[] = " ORDER BY p.created_at DESC, p.id DESC LIMIT $%d) t%d";
+    char base[4096];
+    const char *from = strstr(sql, " " PROJECT_FROM);
+    if (!from || strlen(sql) * 2 + 600 > len)
+        return -1;
+    snprintf(base, sizeof base, "%s", from);
+    int n = snprintf(sql, len, "SELECT * FROM (SELECT " PROJECT_COLS ", 1 AS k_top%s "
+                               "AND p.top_until > $1", base);
+    n += snprintf(sql + n, len - (size_t)n, order, np + 1, 1);
+    n += snprintf(sql + n, len - (size_t)n, " UNION ALL SELECT * FROM (SELECT " PROJECT_COLS
+                                            ", 0 AS k_top%s AND p.top_until <= $1", base);
+    n += snprintf(sql + n, len - (size_t)n, order, np + 1, 2);
+    snprintf(sql + n, len - (size_t)n, " ORDER BY k_top DESC, created_at DESC, id DESC");
+    return 0;
+}
+
 static int plist_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
 {
     struct plist_args *la = arg;
@@ -82,8 +113,16 @@ static int plist_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
     if (f->q)
         showcase_q_sql(f->q, PROJECT_Q_EXPR, la->a, sql, sizeof sql, p, &np);
     add_cond(sql, sizeof sql, " AND CAST($1 AS BIGINT) = CAST($1 AS BIGINT)", 0);
+    if (is_default_order(f->order_sql, la->a)) {
+        if ((err = top_first_sql(sql, sizeof sql, np)))
+            return souk_fail(ei, SOUK_INTERNAL, "projects: list query too long");
+        p[np++] = DBI(f->offset + f->limit);
+    } else {
+        size_t o = strlen(sql);
+        snprintf(sql + o, sizeof sql - o, "%s", f->order_sql);
+    }
     size_t o = strlen(sql);
-    snprintf(sql + o, sizeof sql - o, "%s LIMIT $%d OFFSET $%d", f->order_sql, np + 1, np + 2);
+    snprintf(sql + o, sizeof sql - o, " LIMIT $%d OFFSET $%d", np + 1, np + 2);
     p[np++] = DBI(f->limit);
     p[np++] = DBI(f->offset);
     if ((err = db_query(c, sql, p, np, &r, ei)))
