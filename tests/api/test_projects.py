@@ -54,6 +54,9 @@ def test_png_named_jpg_is_served_as_png(souk):
     assert r.status_code == 201, r.text
     m = r.json()["media"][0]
     assert m["content_type"] == "image/png"
+    pid = r.json()["id"]
+    # once the stripping job is done the file behind the URL no longer changes
+    assert wait_for(lambda: souk.get(f"/api/projects/{pid}/").json()["media"][0]["thumbnail_url"])
     g = souk.get(_path(m["url"]))
     assert g.status_code == 200
     assert g.headers["Content-Type"] == "image/png"
