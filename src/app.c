@@ -13,9 +13,11 @@
 #include "jobs/jobs.h"
 #include "mail/mail.h"
 #include "moderation/moderation.h"
+#include "media/media.h"
 #include "notify/notify.h"
 #include "orders/orders.h"
 #include "payments/payments.h"
+#include "projects/projects.h"
 #include "recipes/recipes.h"
 #include "subscriptions/subscriptions.h"
 #include "userdata/userdata.h"
@@ -39,6 +41,8 @@ void app_register_routes(struct router *r)
     moderation_http_register(r);
     userdata_http_register(r);
     admin_http_register(r);
+    projects_http_register(r);
+    media_http_register(r);
 }
 
 /* Everything a node needs before it serves or runs jobs, except the job
@@ -64,6 +68,8 @@ int app_init_modules(struct db *db, struct souk_errinfo *ei)
     if ((err = catalog_init(db, ei)) || (err = orders_init(db, ei)))
         return err;
     if ((err = moderation_init(db, ei)))
+        return err;
+    if ((err = projects_init(db, ei)))
         return err;
     return SOUK_OK;
 }
