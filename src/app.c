@@ -4,6 +4,7 @@
 #include "app.h"
 #include "auctions/auctions.h"
 #include "auth/auth.h"
+#include "blog/blog.h"
 #include "catalog/catalog.h"
 #include "core/config.h"
 #include "http/http.h"
@@ -13,7 +14,9 @@
 #include "notify/notify.h"
 #include "orders/orders.h"
 #include "payments/payments.h"
+#include "promotions/promotions.h"
 #include "recipes/recipes.h"
+#include "requests/requests.h"
 #include "subscriptions/subscriptions.h"
 #include "users/users.h"
 #include "vendors/vendors.h"
@@ -31,6 +34,9 @@ void app_register_routes(struct router *r)
     auctions_http_register(r);
     catalog_http_register(r);
     orders_http_register(r);
+    requests_http_register(r);
+    promotions_http_register(r);
+    blog_http_register(r);
 }
 
 /* Everything a node needs before it serves or runs jobs, except the job
@@ -52,6 +58,8 @@ int app_init_modules(struct db *db, struct souk_errinfo *ei)
         (err = auctions_init(db, ei)))
         return err;
     if ((err = catalog_init(db, ei)) || (err = orders_init(db, ei)))
+        return err;
+    if ((err = promotions_init(db, ei)))
         return err;
     return SOUK_OK;
 }

@@ -227,7 +227,9 @@ static int list_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
     struct db_res *r = NULL;
     int err;
     const char *sql = arena_sprintf(
-        l->a, "SELECT " REQUEST_COLS REQUEST_FROM " WHERE %s AND ($2 IS NULL OR r.status = $2)%s%s",
+        l->a,
+        "SELECT " REQUEST_COLS REQUEST_FROM
+        " WHERE %s AND (CAST($2 AS TEXT) IS NULL OR r.status = CAST($2 AS TEXT))%s%s",
         party_where(l->f->as), keyset_where(l->ks, "r.created_at", "r.id", 3, where, sizeof where),
         keyset_order(l->ks, "r.created_at", "r.id", order, sizeof order));
     struct db_param p[] = {DBT(l->f->user_id), DBT(l->f->status), DBI(l->ks->k), DBT(l->ks->id)};
