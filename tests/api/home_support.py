@@ -54,8 +54,14 @@ def sql(server, statement, params=()):
 
 def make_specialist(server, category="interior-design", **profile):
     """A VENDOR with a profile that has a category; adds "vendor_id"."""
-    chef = make_chef(server, **profile)
+    return specialize(server, make_chef(server, **profile), category)
+
+
+def specialize(server, chef, category="interior-design"):
+    """Gives the profile of a VENDOR made by make_chef a category (idempotent)."""
     vid = chef["chef"]["id"]
+    if chef.get("vendor_id"):
+        return chef
     r = server.patch("/api/vendors/profile/", json={"categories": [category]},
                      token=chef["access"])
     assert r.status_code == 200, r.text
@@ -63,8 +69,8 @@ def make_specialist(server, category="interior-design", **profile):
         true = "1" if server.db_url.startswith("sqlite:") else "TRUE"
         sql(server, f"UPDATE vendor_profiles SET categories = ?, is_specialist = {true} "
                     "WHERE id = ?", (json.dumps([category]), vid))
-        sql(server, "INSERT INTO vendor_categories (vendor_id, slug) VALUES (?, ?)",
-            (vid, category))
+        sql(server, "INSERT INTO vendor_categories (vendor_id, slug) VALUES (?, ?) "
+                    "ON CONFLICT DO NOTHING", (vid, category))
     chef["vendor_id"] = vid
     return chef
 
