@@ -9,7 +9,7 @@
 #   make bench      wrk benchmarks into bench/RESULTS.md
 #   make unit       unit tests only;  make api  API tests only (DB=sqlite|pgsql|all)
 
-PKGS      := libmicrohttpd jansson libsodium libcurl hiredis sqlite3 libpq
+PKGS      := libmicrohttpd jansson libsodium libcurl hiredis sqlite3 libpq vips libmagic
 V         ?= release
 BUILD     := build
 CC        ?= cc
@@ -28,7 +28,7 @@ ifeq ($(V),asan)
   LDFLAGS += $(SAN)
 endif
 
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS = $(patsubst -I%,-isystem%,$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LIBS       = $(PKG_LIBS) -lpthread -lm
 

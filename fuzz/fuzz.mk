@@ -9,7 +9,7 @@
 
 FUZZ_CC    ?= clang
 FUZZ_DIR   := build/fuzz
-FUZZ_PKGS  := libmicrohttpd jansson libsodium libcurl hiredis sqlite3 libpq
+FUZZ_PKGS  := libmicrohttpd jansson libsodium libcurl hiredis sqlite3 libpq vips libmagic
 FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 # Warnings stay on but are not errors here: the gate for warnings is the
 # gcc build; clang may word things differently.

@@ -11,9 +11,11 @@
 #include "http/ops.h"
 #include "jobs/jobs.h"
 #include "mail/mail.h"
+#include "media/media.h"
 #include "notify/notify.h"
 #include "orders/orders.h"
 #include "payments/payments.h"
+#include "projects/projects.h"
 #include "promotions/promotions.h"
 #include "recipes/recipes.h"
 #include "requests/requests.h"
@@ -34,6 +36,8 @@ void app_register_routes(struct router *r)
     auctions_http_register(r);
     catalog_http_register(r);
     orders_http_register(r);
+    projects_http_register(r);
+    media_http_register(r);
     requests_http_register(r);
     promotions_http_register(r);
     blog_http_register(r);
@@ -59,7 +63,7 @@ int app_init_modules(struct db *db, struct souk_errinfo *ei)
         return err;
     if ((err = catalog_init(db, ei)) || (err = orders_init(db, ei)))
         return err;
-    if ((err = promotions_init(db, ei)))
+    if ((err = projects_init(db, ei)) || (err = promotions_init(db, ei)))
         return err;
     return SOUK_OK;
 }

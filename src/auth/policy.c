@@ -97,6 +97,12 @@ int policy_is_admin(const struct http_req *req)
     return req->user && req->user->role == AUTH_ROLE_ADMIN;
 }
 
+int policy_is_staff(const struct http_req *req)
+{
+    return req->user &&
+           (req->user->role == AUTH_ROLE_ADMIN || req->user->role == AUTH_ROLE_MODERATOR);
+}
+
 int policy_order_view(const struct http_req *req, const char *customer_user_id,
                       const char *vendor_user_id, struct souk_errinfo *ei)
 {
@@ -142,12 +148,6 @@ int policy_order_refund(const struct http_req *req, const char *customer_user_id
 }
 
 /* ---- requests, reviews, promotions, blog ---------------------------------------------- */
-
-int policy_is_staff(const struct http_req *req)
-{
-    return req->user &&
-           (req->user->role == AUTH_ROLE_ADMIN || req->user->role == AUTH_ROLE_MODERATOR);
-}
 
 int policy_staff(const struct http_req *req, struct souk_errinfo *ei)
 {

@@ -49,6 +49,7 @@ static const struct opt opts[] = {
     I("SOUK_DB_POOL", db_pool, 1, 1024),
     I("SOUK_JOB_WORKERS", job_workers, 0, 256),
     Z("SOUK_MAX_BODY_BYTES", max_body, 1, 1LL << 32),
+    Z("SOUK_MEDIA_MAX_BYTES", media_max_bytes, 1, 1LL << 30),
     I("SOUK_MAX_CONNECTIONS", max_connections, 16, 1000000),
     I("SOUK_SHUTDOWN_TIMEOUT", shutdown_timeout, 0, 3600),
     I("SOUK_PAGE_SIZE", page_size_default, 1, 1000),
@@ -88,6 +89,7 @@ static void defaults(struct souk_config *c)
         c->workers = 2;
     c->job_workers = 2;
     c->max_body = 1 << 20;
+    c->media_max_bytes = 10 << 20;
     c->max_connections = 4096;
     c->shutdown_timeout = 20;
     c->page_size_default = 20;

@@ -22,6 +22,7 @@ struct souk_config {
     int db_pool;             /* SOUK_DB_POOL, default = workers (+ job workers) */
     int job_workers;         /* SOUK_JOB_WORKERS, default 2, 0 allowed */
     size_t max_body;         /* SOUK_MAX_BODY_BYTES, default 1 MiB */
+    size_t media_max_bytes;  /* SOUK_MEDIA_MAX_BYTES per uploaded file, default 10 MiB */
     int max_connections;     /* SOUK_MAX_CONNECTIONS, default 4096 */
     int shutdown_timeout;    /* SOUK_SHUTDOWN_TIMEOUT seconds, default 20 */
     int page_size_default;   /* 20 */

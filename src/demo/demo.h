@@ -24,4 +24,9 @@ struct db;
  * Returns 0, or a souk error (the detail is logged). */
 int demo_run(struct db *db, int recipes, void (*progress)(long done, long total));
 
+/* Home services (demo_projects.c): specialists with projects and generated
+ * images; tag makes the e-mail addresses unique per run. */
+struct souk_errinfo;
+int demo_projects(struct db *db, const char *tag, struct souk_errinfo *ei);
+
 #endif

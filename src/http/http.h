@@ -82,6 +82,8 @@ typedef int (*http_handler)(struct http_req *req);
 #define ROUTE_NO_API 0x08   /* do not mirror under /api/v1/ (/healthz, /metrics) */
 #define ROUTE_NO_RATELIMIT 0x10
 #define ROUTE_AUTH 0x20     /* a user is required: 401 before the handler runs */
+#define ROUTE_MULTIPART 0x400 /* multipart/form-data streamed to temporary files (multipart.c),
+                               * body limit http_multipart_config's, not SOUK_MAX_BODY_BYTES */
 
 /* Registration (router.c). Templates: "/api/orders/{id}/cancel/" where
  * {name} matches one segment; a name of "id" or ending in "_id" must be a
@@ -152,6 +154,31 @@ int keyset_from_page(const struct page *pg, int asc, struct keyset *ks,
                      struct souk_errinfo *ei);
 json_t *keyset_envelope(struct http_req *req, const struct page *pg, const struct keyset *ks,
                         json_t *rows, const int64_t *keys, const char *const *ids);
+
+/* ---- multipart/form-data (multipart.c) ------------------------------------
+ * On a ROUTE_MULTIPART route a multipart/form-data body is parsed while it
+ * arrives by libmicrohttpd's post processor: text fields are kept in memory
+ * (small), each file part is streamed to its own temporary file (hashed as
+ * it is written), so no upload is held in memory whole. The temporary files
+ * are removed when the request ends unless a handler took them (renamed
+ * them away). Any other Content-Type on such a route is buffered as usual. */
+struct http_part {
+    const char *name;     /* the part's field name */
+    const char *filename; /* NULL for a text field */
+    const char *value;    /* text field: its value, NUL-terminated */
+    const char *path;     /* file: the temporary file with its bytes */
+    size_t size;          /* bytes of the value or file */
+    char sha256[65];      /* file: hex SHA-256 of its bytes */
+};
+/* Process-wide, before servers start: the directory for temporary files,
+ * the per-file limit and the body limit of multipart routes. */
+void http_multipart_config(const char *tmp_dir, size_t max_file, size_t max_body);
+/* 1 when the request body came as multipart/form-data on a multipart route. */
+int http_is_multipart(const struct http_req *req);
+/* The parts in body order. SOUK_TOO_LARGE when a file was over the per-file
+ * limit, SOUK_INVALID for a malformed body (detail says why). */
+int http_multipart(const struct http_req *req, const struct http_part **parts, int *n,
+                   struct souk_errinfo *ei);
 
 /* ---- Rate limiting (ratelimit.c) -----------------------------------------
  * Token buckets per key; in-process, or shared through Redis when

@@ -12,6 +12,8 @@
 #include "http/http.h"
 
 struct MHD_Connection;
+struct multipart;
+struct router;
 struct sse_stream;
 
 struct kept_json {
@@ -35,6 +37,7 @@ struct req_ctx {
     size_t resp_bytes;     /* body bytes sent (SSE: streamed so far) */
     struct kept_json *kept;
     struct sse_stream *stream;
+    struct multipart *mp;  /* multipart.c: a streamed multipart body, or NULL */
 };
 
 static inline struct req_ctx *req_ctx_of(const struct http_req *req)
@@ -69,6 +72,20 @@ void sse_hub_stop(const struct http_server *owner, int timeout_ms);
 void *sse_response_create(struct req_ctx *ctx);
 /* Request finished (NOTIFY_COMPLETED): drops the request's reference. */
 void sse_request_done(struct req_ctx *ctx);
+
+/* multipart.c ------------------------------------------------------------ */
+/* First access-handler call (MHD thread): starts a streamed multipart body
+ * when the route is ROUTE_MULTIPART and the Content-Type is
+ * multipart/form-data. Returns the body limit for this request (dflt
+ * otherwise). */
+size_t multipart_begin(struct req_ctx *ctx, const struct router *r, size_t dflt);
+/* Feeds body bytes: 1 when taken (a multipart body), 0 when the caller
+ * should buffer them. Sets ctx->too_large past the limit. */
+int multipart_feed(struct req_ctx *ctx, const char *data, size_t n);
+/* The body is complete: closes the files. */
+void multipart_end(struct req_ctx *ctx);
+/* Request end: removes the temporary files still there. */
+void multipart_free(struct req_ctx *ctx);
 
 /* server.c -------------------------------------------------------------- */
 /* 1 once http_server_stop has begun: for a handler (worker thread), on the

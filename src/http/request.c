@@ -45,6 +45,7 @@ void http_req_free(struct http_req *req)
     if (req->resp_body_malloced)
         free(req->resp_body);
     free(ctx->upload);
+    multipart_free(ctx);
     arena_free(req->arena);
 }
 

@@ -393,8 +393,9 @@ static enum MHD_Result on_start(struct req_ctx *ctx, const char *url, const char
     req->db = ctx->srv->o.db;
     if (ctx->too_long)
         return answer_inline(ctx, SOUK_INVALID, "The URL is too long.");
+    size_t max = multipart_begin(ctx, ctx->srv->router, ctx->srv->o.max_body);
     const char *cl = MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > ctx->srv->o.max_body)
+    if (cl && strtoull(cl, NULL, 10) > max)
         return answer_inline(ctx, SOUK_TOO_LARGE, "The request body is too large.");
     return MHD_YES;
 }
@@ -469,10 +470,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return on_start(ctx, url, method);
     case ST_BODY:
         if (*upload_data_size) {
-            take_chunk(ctx, upload_data, *upload_data_size);
+            if (!multipart_feed(ctx, upload_data, *upload_data_size))
+                take_chunk(ctx, upload_data, *upload_data_size);
             *upload_data_size = 0;
             return MHD_YES;
         }
+        multipart_end(ctx);
         return on_complete_request(ctx);
     case ST_READY:
         return queue_response(ctx);

@@ -7,6 +7,7 @@
 #include "projects/specialists.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/uuid.h"
@@ -166,4 +167,46 @@ int project_set_coverage(struct db_conn *c, const char *project_id, const char *
     if (err)
         return err;
     return changed ? SOUK_OK : souk_fail(ei, SOUK_NOT_FOUND, "no such project");
+}
+
+int specialist_slugs_valid(const json_t *arr)
+{
+    size_t i;
+    json_t *v;
+    if (!json_is_array(arr))
+        return 0;
+    json_array_foreach(arr, i, v) {
+        const char *t = json_string_value(v);
+        size_t n = t ? strlen(t) : 0;
+        if (n < 1 || n > SPECIALIST_SLUG_MAX || strspn(t, "abcdefghijklmnopqrstuvwxyz0123456789-") != n)
+            return 0;
+    }
+    return 1;
+}
+
+int specialist_set_categories(struct db_conn *c, const char *vendor_id, const json_t *arr,
+                              struct souk_errinfo *ei)
+{
+    size_t i;
+    json_t *v;
+    char *txt = json_dumps(arr, JSON_COMPACT);
+    int err = db_exec(c,
+                      "UPDATE vendor_profiles SET categories = $2, is_specialist = $3 "
+                      "WHERE id = $1",
+                      DB_PARAMS(DBT(vendor_id), DBT(txt ? txt : "[]"),
+                                DBB(json_array_size(arr) > 0)),
+                      NULL, ei);
+    free(txt);
+    if (!err)
+        err = db_exec(c, "DELETE FROM vendor_categories WHERE vendor_id = $1",
+                      DB_PARAMS(DBT(vendor_id)), NULL, ei);
+    json_array_foreach(arr, i, v) {
+        if (err)
+            break;
+        err = db_exec(c,
+                      "INSERT INTO vendor_categories (vendor_id, slug) VALUES ($1, $2) "
+                      "ON CONFLICT DO NOTHING",
+                      DB_PARAMS(DBT(vendor_id), DBT(json_string_value(v))), NULL, ei);
+    }
+    return err;
 }

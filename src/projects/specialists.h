@@ -13,6 +13,7 @@
 #define SOUK_PROJECTS_SPECIALISTS_H
 
 #include <stdint.h>
+#include <jansson.h>
 #include "core/err.h"
 
 struct db_conn;
@@ -52,5 +53,17 @@ int specialist_set_pro_until(struct db_conn *c, const char *vendor_id, int64_t u
                              struct souk_errinfo *ei);
 int project_set_coverage(struct db_conn *c, const char *project_id, const char *product,
                          int64_t until_us, struct souk_errinfo *ei);
+
+/* ---- additions ------------------------------------------------------------
+ * Categories of a vendor profile (API.md § Home services): at most
+ * SPECIALIST_CATEGORIES_MAX slugs [a-z0-9-]{1,SPECIALIST_SLUG_MAX}. */
+#define SPECIALIST_CATEGORIES_MAX 10
+#define SPECIALIST_SLUG_MAX 50
+/* 1 when every element of the array is a slug as above. */
+int specialist_slugs_valid(const json_t *arr);
+/* Replaces the profile's categories (vendors domain, inside its
+ * transaction): the JSON column, is_specialist and the filter rows. */
+int specialist_set_categories(struct db_conn *c, const char *vendor_id, const json_t *arr,
+                              struct souk_errinfo *ei);
 
 #endif

@@ -15,6 +15,7 @@
 #include "core/money.h"
 #include "core/uuid.h"
 #include "db/db.h"
+#include "projects/specialists.h"
 #include "recipes/recipes.h"
 #include "subscriptions/subscriptions.h"
 #include "db/keyset.h"
@@ -22,7 +23,8 @@
 #include "vendors/vendors.h"
 
 #define PROFILE_COLS \
-    "id, user_id, business_name, address, bio, specialties, city, is_verified, created_at"
+    "id, user_id, business_name, address, bio, specialties, city, is_verified, created_at, " \
+    "categories"
 #define PLAN_COLS \
     "id, vendor_id, name, description, price, currency, billing_interval, rank, is_active, " \
     "created_at"
@@ -41,6 +43,7 @@ static void row_to_profile(const struct db_res *r, int i, struct arena *a,
     p->city = arena_strdup(a, db_get(r, i, 6));
     p->is_verified = db_bool(r, i, 7);
     p->created_at = db_int(r, i, 8);
+    p->categories = arena_strdup(a, db_get(r, i, 9) ? db_get(r, i, 9) : "[]");
 }
 
 static void row_to_plan(const struct db_res *r, int i, struct arena *a, struct plan *p)
@@ -65,10 +68,16 @@ json_t *vendors_profile_to_json(const struct vendor_profile *p)
         json_decref(spec);
         spec = json_array();
     }
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:b, s:o}", "id", p->id, "user_id",
-                     p->user_id, "business_name", p->business_name, "address", p->address,
-                     "bio", p->bio, "specialties", spec, "city", p->city, "is_verified",
-                     p->is_verified, "created_at", json_time(p->created_at));
+    json_t *cats = json_loads(p->categories ? p->categories : "[]", 0, NULL);
+    if (!json_is_array(cats)) {
+        json_decref(cats);
+        cats = json_array();
+    }
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:b, s:o}", "id", p->id,
+                     "user_id", p->user_id, "business_name", p->business_name, "address",
+                     p->address, "bio", p->bio, "specialties", spec, "city", p->city,
+                     "categories", cats, "is_verified", p->is_verified, "created_at",
+                     json_time(p->created_at));
 }
 
 json_t *vendors_plan_to_json(const struct plan *p)
@@ -158,6 +167,8 @@ static int insert_tx(struct db_conn *c, const char *user_id, const struct vendor
                   NULL, ei);
     if (err == SOUK_CONFLICT)
         return souk_fail(ei, SOUK_CONFLICT, "This user already has a vendor profile.");
+    if (!err && in->categories)
+        err = specialist_set_categories(c, id, in->categories, ei);
     if (err)
         return err;
     return get_tx(c, &(struct get_args){id, 0, a, out}, ei);
@@ -212,6 +223,8 @@ static int update_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
         return err;
     if (changed != 1)
         return souk_fail(ei, SOUK_NOT_FOUND, "No such vendor profile.");
+    if (in->categories && (err = specialist_set_categories(c, u->id, in->categories, ei)))
+        return err;
     return get_tx(c, &(struct get_args){u->id, 0, u->a, u->out}, ei);
 }
 

@@ -37,6 +37,7 @@ struct vendor_profile {
     const char *bio;
     const char *specialties; /* JSON array text */
     const char *city;
+    const char *categories; /* JSON array text (home-services specialist categories) */
     int is_verified;
     int64_t created_at;
 };
@@ -49,6 +50,7 @@ struct vendor_in {
     const char *bio;
     const json_t *specialties; /* array of strings */
     const char *city;
+    const json_t *categories; /* array of slugs (projects/specialists.h) */
 };
 
 struct plan {

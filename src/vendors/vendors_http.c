@@ -12,6 +12,7 @@
 #include "core/money.h"
 #include "db/db.h"
 #include "http/http.h"
+#include "projects/specialists.h"
 #include "recipes/recipes.h"
 #include "subscriptions/subscriptions.h"
 #include "db/keyset.h"
@@ -33,6 +34,10 @@ static void profile_fields(struct jv *v, int business_required, struct vendor_in
     in->specialties = jv_str_array(v, "specialties", JV_OPTIONAL, VENDOR_SPECIALTIES_MAX, 1,
                                    VENDOR_NAME_MAX);
     in->city = jv_str(v, "city", JV_OPTIONAL, 0, VENDOR_NAME_MAX, NULL);
+    in->categories = jv_str_array(v, "categories", JV_OPTIONAL, SPECIALIST_CATEGORIES_MAX, 1,
+                                  SPECIALIST_SLUG_MAX);
+    if (in->categories && !specialist_slugs_valid(in->categories))
+        jv_error(v, "categories", "Each category is a slug of a-z, 0-9 and '-'.");
 }
 
 static int profile_parse(struct http_req *req, int business_required, struct vendor_in *in,
