@@ -6,6 +6,7 @@
 #include "admin/admin.h"
 #include "auctions/auctions.h"
 #include "auth/auth.h"
+#include "blog/blog.h"
 #include "catalog/catalog.h"
 #include "core/config.h"
 #include "http/http.h"
@@ -18,7 +19,9 @@
 #include "orders/orders.h"
 #include "payments/payments.h"
 #include "projects/projects.h"
+#include "promotions/promotions.h"
 #include "recipes/recipes.h"
+#include "requests/requests.h"
 #include "subscriptions/subscriptions.h"
 #include "userdata/userdata.h"
 #include "users/users.h"
@@ -43,6 +46,9 @@ void app_register_routes(struct router *r)
     admin_http_register(r);
     projects_http_register(r);
     media_http_register(r);
+    requests_http_register(r);
+    promotions_http_register(r);
+    blog_http_register(r);
 }
 
 /* Everything a node needs before it serves or runs jobs, except the job
@@ -69,7 +75,7 @@ int app_init_modules(struct db *db, struct souk_errinfo *ei)
         return err;
     if ((err = moderation_init(db, ei)))
         return err;
-    if ((err = projects_init(db, ei)))
+    if ((err = projects_init(db, ei)) || (err = promotions_init(db, ei)))
         return err;
     return SOUK_OK;
 }

@@ -156,3 +156,35 @@ int policy_order_refund(const struct http_req *req, const char *customer_user_id
                         "Only the vendor of the order or an administrator may refund it.");
     return err;
 }
+
+/* ---- requests, reviews, promotions, blog ---------------------------------------------- */
+
+int policy_request_view(const struct http_req *req, const char *client_user_id,
+                        const char *specialist_user_id, struct souk_errinfo *ei)
+{
+    int err = policy_user(req, ei);
+
+    if (!err && !is_owner(req, client_user_id) && !is_owner(req, specialist_user_id))
+        err = souk_fail(ei, SOUK_NOT_FOUND, "No such request.");
+    return err;
+}
+
+int policy_request_client(const struct http_req *req, const char *client_user_id,
+                          const char *specialist_user_id, struct souk_errinfo *ei)
+{
+    int err = policy_request_view(req, client_user_id, specialist_user_id, ei);
+
+    if (!err && !is_owner(req, client_user_id))
+        err = souk_fail(ei, SOUK_FORBIDDEN, "Only the client of the request may do this.");
+    return err;
+}
+
+int policy_request_specialist(const struct http_req *req, const char *client_user_id,
+                              const char *specialist_user_id, struct souk_errinfo *ei)
+{
+    int err = policy_request_view(req, client_user_id, specialist_user_id, ei);
+
+    if (!err && !is_owner(req, specialist_user_id))
+        err = souk_fail(ei, SOUK_FORBIDDEN, "Only the specialist of the request may do this.");
+    return err;
+}

@@ -63,4 +63,14 @@ int policy_order_refund(const struct http_req *req, const char *customer_user_id
 /* 1 when the caller is an ADMIN (for the actor recorded in order history). */
 int policy_is_admin(const struct http_req *req);
 
+/* ---- requests, reviews, promotions, blog (src/requests, src/promotions, src/blog) ---
+ * A request is private to its client and its specialist (staff included:
+ * anyone else gets SOUK_NOT_FOUND); of the two, only the party named acts. */
+int policy_request_view(const struct http_req *req, const char *client_user_id,
+                        const char *specialist_user_id, struct souk_errinfo *ei);
+int policy_request_client(const struct http_req *req, const char *client_user_id,
+                          const char *specialist_user_id, struct souk_errinfo *ei);
+int policy_request_specialist(const struct http_req *req, const char *client_user_id,
+                              const char *specialist_user_id, struct souk_errinfo *ei);
+
 #endif

@@ -77,6 +77,7 @@ static const struct opt opts[] = {
     I("SOUK_GRACE_SECONDS", grace_seconds, 0, 90 * 86400),
     I("SOUK_CHECKOUT_TTL_SECONDS", checkout_ttl_seconds, 1, 86400),
     I("SOUK_AUCTION_PAYMENT_WINDOW_SECONDS", auction_payment_window_seconds, 1, 90 * 86400),
+    I("SOUK_PROMOTION_DAY_SECONDS", promotion_day_seconds, 1, 86400),
 };
 
 static void defaults(struct souk_config *c)
@@ -118,6 +119,7 @@ static void defaults(struct souk_config *c)
     c->grace_seconds = 3 * 86400;
     c->checkout_ttl_seconds = 1800;
     c->auction_payment_window_seconds = 48 * 3600;
+    c->promotion_day_seconds = 86400;
 }
 
 static void flag_name(const char *env, char *out, size_t n)

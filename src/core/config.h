@@ -50,6 +50,7 @@ struct souk_config {
     int grace_seconds;          /* default 259200 */
     int checkout_ttl_seconds;   /* default 1800 */
     int auction_payment_window_seconds; /* default 172800 */
+    int promotion_day_seconds;  /* SOUK_PROMOTION_DAY_SECONDS, default 86400 */
 };
 
 /* Fills defaults, then the environment. Returns 0, or -1 with a message in

@@ -100,6 +100,12 @@ static const struct mail_template templates[] = {
      "<p>Hello {{first_name}},</p><p>{{what}} has expired: its renewal could not be paid.</p>"
      "<p>Premium recipes of that chef are locked again; subscribe again at any time.</p>"
      "<p>-- souk</p>"},
+    {"promotion_expiring", "Your {{product}} promotion ends soon",
+     "Hello {{first_name}},\n\nyour {{product}} promotion of {{target}} ends at {{ends_at}}.\n"
+     "Buy it again before then to keep it running without a gap.\n\n-- souk\n",
+     "<p>Hello {{first_name}},</p><p>your <b>{{product}}</b> promotion of {{target}} ends at "
+     "{{ends_at}}.</p><p>Buy it again before then to keep it running without a gap.</p>"
+     "<p>-- souk</p>"},
     {"test", "{{subject}}", "{{body}}\n", "<p>{{body}}</p>"},
 };
 

@@ -131,6 +131,12 @@ int sbx_event_get(struct db_conn *tx, const struct sbx_req *in, struct sbx_resp 
  * {"message"}), 404, 409 (not open), 400 (bad card number). */
 int sbx_checkout_pay(struct db_conn *tx, const struct sbx_req *in, struct sbx_resp *out,
                      struct souk_errinfo *ei);
+/* The card 4000002760003184 makes sbx_checkout_pay answer 200
+ * {"authenticate": true}; this settles it with form field result=approve
+ * (as sbx_checkout_pay's 303) or fail (402, the session stays open, with
+ * payment_intent.payment_failed); 409 when nothing is pending. */
+int sbx_checkout_authenticate(struct db_conn *tx, const struct sbx_req *in,
+                              struct sbx_resp *out, struct souk_errinfo *ei);
 /* Idempotency-Key storage (sandbox_idempotency), inside the caller's
  * transaction. find: *found when the key is stored; *same when its request
  * fingerprint matches, and then out gets the stored answer (body a new

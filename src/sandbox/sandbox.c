@@ -25,7 +25,9 @@
  *
  * Test cards: 4242424242424242 pays; 4000000000000002 declines;
  * 4000000000000341 pays now, every renewal fails; 4000000000005126 pays, but
- * refunding the payment fails. In real Stripe that last card's refund is
+ * refunding the payment fails; 4000002760003184 asks for 3-D Secure (the
+ * page shows an authentication step, sbx_checkout_authenticate) and, as on
+ * Stripe, every renewal with it fails. In real Stripe that last card's refund is
  * accepted (status succeeded) and fails later, asynchronously (refund.failed,
  * failure_reason expired_or_canceled_card); the sandbox has no refund.failed
  * and refuses at once instead, with the body Stripe uses for a refusal, so
@@ -52,6 +54,7 @@
 #define CARD_DECLINE "4000000000000002"
 #define CARD_RENEWAL_FAILS "4000000000000341"
 #define CARD_REFUND_FAILS "4000000000005126"
+#define CARD_3DS "4000002760003184"
 #define SANDBOX_DUNNING_TRIES 3
 #define JOB_DELIVER "sandbox.deliver"
 #define JOB_EXPIRE "sandbox.expire"
@@ -223,7 +226,8 @@ static int emit(struct db_conn *tx, const char *type, const json_t *o, json_t *p
 static int card_known(const char *digits)
 {
     return !strcmp(digits, CARD_OK) || !strcmp(digits, CARD_DECLINE) ||
-           !strcmp(digits, CARD_RENEWAL_FAILS) || !strcmp(digits, CARD_REFUND_FAILS);
+           !strcmp(digits, CARD_RENEWAL_FAILS) || !strcmp(digits, CARD_REFUND_FAILS) ||
+           !strcmp(digits, CARD_3DS);
 }
 
 static const char *kv(const struct sbx_req *in, const char *k)
@@ -463,23 +467,31 @@ static int intent_save(struct db_conn *tx, const struct obj *s, json_t *pi, cons
     return err;
 }
 
-static int pay_declined(struct db_conn *tx, struct obj *s, struct sbx_resp *out,
-                        struct souk_errinfo *ei)
+static int pay_failed(struct db_conn *tx, struct obj *s, struct sbx_resp *out, json_t *error,
+                      struct souk_errinfo *ei)
 {
     json_t *pi = intent_for(s, NULL, "requires_payment_method", NULL);
+    const char *msg = json_string_value(json_object_get(error, "message"));
     int err;
 
-    json_object_set_new(pi, "last_payment_error",
-                        json_pack("{s:s, s:s, s:s, s:s}", "type", "card_error", "code",
-                                  "card_declined", "decline_code", "generic_decline", "message",
-                                  "Your card was declined."));
+    out->body = json_pack("{s:s}", "message", msg);
+    json_object_set_new(pi, "last_payment_error", error);
     err = intent_save(tx, s, pi, "requires_payment_method", ei);
     if (!err)
         err = emit(tx, "payment_intent.payment_failed", pi, NULL, ei);
     json_decref(pi);
     out->status = 402;
-    out->body = json_pack("{s:s}", "message", "Your card was declined.");
     return err;
+}
+
+static int pay_declined(struct db_conn *tx, struct obj *s, struct sbx_resp *out,
+                        struct souk_errinfo *ei)
+{
+    return pay_failed(tx, s, out,
+                      json_pack("{s:s, s:s, s:s, s:s}", "type", "card_error", "code",
+                                "card_declined", "decline_code", "generic_decline", "message",
+                                "Your card was declined."),
+                      ei);
 }
 
 static int pay_payment_mode(struct db_conn *tx, struct obj *s, const char *cus,
@@ -643,6 +655,52 @@ static int pay_success(struct db_conn *tx, struct obj *s, const char *card,
     return err;
 }
 
+/* 3-D Secure: marks (or clears) the session's pending authentication. */
+static int ask_3ds(struct db_conn *tx, struct obj *s, int pending, struct sbx_resp *out,
+                   struct souk_errinfo *ei)
+{
+    if (!s->priv)
+        s->priv = json_object();
+    json_object_set_new(s->priv, "pending_3ds", json_boolean(pending));
+    if (pending) {
+        out->status = 200;
+        out->body = json_pack("{s:b}", "authenticate", 1);
+    }
+    return obj_put(tx, "checkout.session", s->state, s->o, s->priv, 0, ei);
+}
+
+int sbx_checkout_authenticate(struct db_conn *tx, const struct sbx_req *in,
+                              struct sbx_resp *out, struct souk_errinfo *ei)
+{
+    const char *result = kv(in, "result");
+    struct obj s;
+    int won = 0, err;
+
+    if ((err = obj_load(tx, in->id, "checkout.session", &s, ei)) || !s.o)
+        return err ? err : not_found(out, "checkout.session", in->id);
+    if (strcmp(s.state, "open") || !json_is_true(json_object_get(s.priv, "pending_3ds"))) {
+        out->status = 409;
+        out->body = json_pack("{s:s}", "message", "No authentication is pending.");
+    } else if (!result || (strcmp(result, "approve") && strcmp(result, "fail"))) {
+        out->status = 400;
+        out->body = json_pack("{s:s}", "message", "result must be approve or fail.");
+    } else if (!(err = ask_3ds(tx, &s, 0, out, ei)) && !strcmp(result, "fail")) {
+        err = pay_failed(tx, &s, out,
+                         json_pack("{s:s, s:s, s:s}", "type", "invalid_request_error", "code",
+                                   "payment_intent_authentication_failure", "message",
+                                   "The card could not be authenticated."),
+                         ei);
+    } else if (!err && !(err = obj_claim(tx, in->id, "open", "complete", &won, ei)) && won) {
+        err = pay_success(tx, &s, CARD_3DS, out, ei);
+    }
+    if (!err && !out->body) { /* a concurrent payer won */
+        out->status = 409;
+        out->body = json_pack("{s:s}", "message", "This checkout session is no longer open.");
+    }
+    obj_cleanup(&s);
+    return err;
+}
+
 int sbx_checkout_pay(struct db_conn *tx, const struct sbx_req *in, struct sbx_resp *out,
                      struct souk_errinfo *ei)
 {
@@ -664,6 +722,8 @@ int sbx_checkout_pay(struct db_conn *tx, const struct sbx_req *in, struct sbx_re
     }
     if (strcmp(digits, CARD_DECLINE) == 0)
         err = strcmp(s.state, "open") ? 0 : pay_declined(tx, &s, out, ei);
+    else if (strcmp(digits, CARD_3DS) == 0)
+        err = strcmp(s.state, "open") ? 0 : ask_3ds(tx, &s, 1, out, ei);
     else if (!(err = obj_claim(tx, in->id, "open", "complete", &won, ei)) && won)
         err = pay_success(tx, &s, digits, out, ei);
     if (!err && !out->body) { /* not open (paid, expired, or a concurrent payer won) */
@@ -922,7 +982,8 @@ static int renew_charge(struct db_conn *tx, struct obj *s, struct souk_errinfo *
     json_t *item = sub_item(s->o);
     int64_t start = json_integer_value(json_object_get(item, "current_period_end"));
     int64_t end = start + period_s();
-    int fails = strcmp(json_string_value(json_object_get(s->priv, "card")), CARD_RENEWAL_FAILS) == 0;
+    const char *card = json_string_value(json_object_get(s->priv, "card"));
+    int fails = !strcmp(card, CARD_RENEWAL_FAILS) || !strcmp(card, CARD_3DS);
     int tries = (int)json_integer_value(json_object_get(s->priv, "failures")) + 1;
     json_t *inv = invoice_new(s->o, "subscription_cycle", start, end, !fails, tries);
     json_t *prev = json_pack("{s:O}", "status", json_object_get(s->o, "status"));

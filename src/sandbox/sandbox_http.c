@@ -215,7 +215,8 @@ static const char *PAGE =
     "<button type=\"submit\">Pay</button></form>"
     "<p class=\"note\">Test cards: 4242 4242 4242 4242 pays; 4000 0000 0000 0002 is declined; "
     "4000 0000 0000 0341 pays now and fails at every renewal; "
-    "4000 0000 0000 5126 pays, but its refunds are refused.</p>"
+    "4000 0000 0000 5126 pays, but its refunds are refused; 4000 0027 6000 3184 asks for "
+    "3-D Secure.</p>"
     "%s</body></html>";
 
 struct page_args {
@@ -293,10 +294,28 @@ static int h_page_get(struct http_req *req)
     return page(req, 200, s, NULL);
 }
 
-static int h_page_post(struct http_req *req)
+/* The 3-D Secure step of card 4000002760003184. */
+static int auth_page(struct http_req *req)
+{
+    const char *id = esc(req->arena, http_param(req, 0));
+    char *html = arena_sprintf(
+        req->arena,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<title>Authenticate - souk sandbox</title></head><body>"
+        "<p>souk payment sandbox: no real money moves.</p><h1>3-D Secure</h1>"
+        "<p>Your bank asks you to confirm this payment.</p>"
+        "<form method=\"post\" action=\"/checkout/%s/authenticate\">"
+        "<button type=\"submit\" name=\"result\" value=\"approve\">Approve</button>"
+        "<button type=\"submit\" name=\"result\" value=\"fail\">Fail</button>"
+        "</form></body></html>",
+        id);
+    return http_text(req, 200, "text/html; charset=utf-8", html, strlen(html));
+}
+
+static int page_post(struct http_req *req, sbx_op op)
 {
     struct souk_errinfo ei = {0};
-    struct call c = {.op = sbx_checkout_pay};
+    struct call c = {.op = op};
     json_t *s = NULL;
     int err;
 
@@ -313,12 +332,24 @@ static int h_page_post(struct http_req *req)
                         json_string_value(json_object_get(c.out.body, "redirect")));
         return simple_page(req, 303, "Paid. Redirecting...");
     }
+    if (c.out.status == 200 && json_is_true(json_object_get(c.out.body, "authenticate")))
+        return auth_page(req);
     if (c.out.status == 404 || session_for_page(req, &s) || !s)
         return simple_page(req, 404, "No such checkout session.");
     http_keep(req, s);
     if (c.out.status == 409)
         return simple_page(req, 409, json_string_value(json_object_get(c.out.body, "message")));
     return page(req, c.out.status, s, json_string_value(json_object_get(c.out.body, "message")));
+}
+
+static int h_page_post(struct http_req *req)
+{
+    return page_post(req, sbx_checkout_pay);
+}
+
+static int h_authenticate(struct http_req *req)
+{
+    return page_post(req, sbx_checkout_authenticate);
 }
 
 /* ---- registration -------------------------------------------------------------------- */
@@ -343,4 +374,6 @@ void sandbox_http_register(struct router *r)
                "sandbox: hosted checkout page");
     http_route(r, "POST", "/checkout/{session}", h_page_post, SBX_FLAGS,
                "sandbox: pay or decline (form field card_number)");
+    http_route(r, "POST", "/checkout/{session}/authenticate", h_authenticate, SBX_FLAGS,
+               "sandbox: 3-D Secure step (form field result=approve|fail)");
 }
