@@ -9,7 +9,9 @@
 #include "http/http.h"
 #include "http/ops.h"
 #include "jobs/jobs.h"
+#include "listings/listings.h"
 #include "mail/mail.h"
+#include "messaging/messaging.h"
 #include "notify/notify.h"
 #include "orders/orders.h"
 #include "payments/payments.h"
@@ -31,6 +33,8 @@ void app_register_routes(struct router *r)
     auctions_http_register(r);
     catalog_http_register(r);
     orders_http_register(r);
+    listings_http_register(r);
+    messaging_http_register(r);
 }
 
 /* Everything a node needs before it serves or runs jobs, except the job
@@ -52,6 +56,8 @@ int app_init_modules(struct db *db, struct souk_errinfo *ei)
         (err = auctions_init(db, ei)))
         return err;
     if ((err = catalog_init(db, ei)) || (err = orders_init(db, ei)))
+        return err;
+    if ((err = listings_init(db, ei)) || (err = messaging_init(db, ei)))
         return err;
     return SOUK_OK;
 }

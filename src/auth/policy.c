@@ -140,3 +140,12 @@ int policy_order_refund(const struct http_req *req, const char *customer_user_id
                         "Only the vendor of the order or an administrator may refund it.");
     return err;
 }
+
+/* ---- listings and messaging --------------------------------------------------------- */
+
+int policy_staff_or_owner(const struct http_req *req, const char *owner_user_id)
+{
+    return is_owner(req, owner_user_id) ||
+           (req->user && (req->user->role == AUTH_ROLE_MODERATOR ||
+                          req->user->role == AUTH_ROLE_ADMIN));
+}

@@ -59,4 +59,11 @@ int policy_order_refund(const struct http_req *req, const char *customer_user_id
 /* 1 when the caller is an ADMIN (for the actor recorded in order history). */
 int policy_is_admin(const struct http_req *req);
 
+/* ---- listings and messaging (src/listings, src/messaging) -------------------
+ * Staff = MODERATOR or ADMIN. A draft, archived or hidden listing shows to
+ * its owner and staff only; threads show to their participants only (the
+ * messaging domain answers SOUK_NOT_FOUND to anyone else, staff included). */
+/* 1 when the caller is the owner or staff. */
+int policy_staff_or_owner(const struct http_req *req, const char *owner_user_id);
+
 #endif
