@@ -248,7 +248,7 @@ static int attr_parse(struct http_req *req, const struct http_kv *kv, struct lis
 
     a->op = LISTING_ATTR_EQ;
     if (n > 5 && (strcmp(name + n - 5, "__gte") == 0 || strcmp(name + n - 5, "__lte") == 0)) {
-        a->op = name[n - 4] == 'g' ? LISTING_ATTR_GTE : LISTING_ATTR_LTE;
+        a->op = name[n - 3] == 'g' ? LISTING_ATTR_GTE : LISTING_ATTR_LTE;
         n -= 5;
     }
     if (n > LISTING_ATTR_KEY_MAX)
