@@ -24,4 +24,7 @@ struct db;
  * Returns 0, or a souk error (the detail is logged). */
 int demo_run(struct db *db, int recipes, void (*progress)(long done, long total));
 
+/* Listings with attributes and coordinates, and a few threads (demo_listings.c). */
+int demo_listings(struct db *db, const char *tag);
+
 #endif
