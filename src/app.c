@@ -12,9 +12,11 @@
 #include "http/http.h"
 #include "http/ops.h"
 #include "jobs/jobs.h"
+#include "listings/listings.h"
 #include "mail/mail.h"
 #include "moderation/moderation.h"
 #include "media/media.h"
+#include "messaging/messaging.h"
 #include "notify/notify.h"
 #include "orders/orders.h"
 #include "payments/payments.h"
@@ -49,6 +51,8 @@ void app_register_routes(struct router *r)
     requests_http_register(r);
     promotions_http_register(r);
     blog_http_register(r);
+    listings_http_register(r);
+    messaging_http_register(r);
 }
 
 /* Everything a node needs before it serves or runs jobs, except the job
@@ -76,6 +80,8 @@ int app_init_modules(struct db *db, struct souk_errinfo *ei)
     if ((err = moderation_init(db, ei)))
         return err;
     if ((err = projects_init(db, ei)) || (err = promotions_init(db, ei)))
+        return err;
+    if ((err = listings_init(db, ei)) || (err = messaging_init(db, ei)))
         return err;
     return SOUK_OK;
 }

@@ -188,3 +188,12 @@ int policy_request_specialist(const struct http_req *req, const char *client_use
         err = souk_fail(ei, SOUK_FORBIDDEN, "Only the specialist of the request may do this.");
     return err;
 }
+
+/* ---- listings and messaging --------------------------------------------------------- */
+
+int policy_staff_or_owner(const struct http_req *req, const char *owner_user_id)
+{
+    return is_owner(req, owner_user_id) ||
+           (req->user && (req->user->role == AUTH_ROLE_MODERATOR ||
+                          req->user->role == AUTH_ROLE_ADMIN));
+}

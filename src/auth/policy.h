@@ -72,5 +72,11 @@ int policy_request_client(const struct http_req *req, const char *client_user_id
                           const char *specialist_user_id, struct souk_errinfo *ei);
 int policy_request_specialist(const struct http_req *req, const char *client_user_id,
                               const char *specialist_user_id, struct souk_errinfo *ei);
+/* ---- listings and messaging (src/listings, src/messaging) -------------------
+ * Staff = MODERATOR or ADMIN. A draft, archived or hidden listing shows to
+ * its owner and staff only; threads show to their participants only (the
+ * messaging domain answers SOUK_NOT_FOUND to anyone else, staff included). */
+/* 1 when the caller is the owner or staff. */
+int policy_staff_or_owner(const struct http_req *req, const char *owner_user_id);
 
 #endif

@@ -275,6 +275,8 @@ int demo_run(struct db *db, int recipes, void (*progress)(long done, long total)
         err = make_fans(db, tag, chefs, nchefs, &ei);
     if (!err)
         err = demo_projects(db, tag, &ei);
+    if (!err)
+        err = demo_listings(db, tag);
     for (long done = 0; !err && done < recipes;) {
         struct batch b = {&r, chefs, nchefs,
                           (int)(recipes - done < DEMO_BATCH ? recipes - done : DEMO_BATCH),

@@ -28,5 +28,7 @@ int demo_run(struct db *db, int recipes, void (*progress)(long done, long total)
  * images; tag makes the e-mail addresses unique per run. */
 struct souk_errinfo;
 int demo_projects(struct db *db, const char *tag, struct souk_errinfo *ei);
+/* Listings with attributes and coordinates, and a few threads (demo_listings.c). */
+int demo_listings(struct db *db, const char *tag);
 
 #endif
