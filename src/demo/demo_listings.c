@@ -63,7 +63,7 @@ int demo_listings(struct db *db, const char *tag)
     struct souk_errinfo ei = {0};
     struct arena *a = arena_new(0);
     struct vendor_profile pr[2];
-    struct listing l[8];
+    struct listing l[8] = {0};
     char email[128], buyer[37];
     int err = 0;
 
