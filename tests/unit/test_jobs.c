@@ -284,7 +284,7 @@ static void retry_after_wait_succeeds(void **state)
     usleep(BACKOFF_BASE_MS * 1250 + 50000);
     assert_int_equal(run_one(f->db), 1);
     assert_string_equal(state_of(f->db, id), "done");
-    assert_int_equal(jobs_retry(f->db, id, &ei), SOUK_PRECONDITION); /* done: no retry */
+    assert_int_equal(jobs_retry(f->db, NULL, id, &ei), SOUK_PRECONDITION); /* done: no retry */
     souk_errinfo_cleanup(&ei);
     free(id);
 }
@@ -298,11 +298,11 @@ static void permanent_goes_dead_and_retry(void **state)
     assert_int_equal(run_one(f->db), 1);
     assert_string_equal(state_of(f->db, id), "dead");
     assert_int_equal(runs, 1);
-    assert_int_equal(jobs_retry(f->db, id, &ei), 0);
+    assert_int_equal(jobs_retry(f->db, NULL, id, &ei), 0);
     assert_string_equal(state_of(f->db, id), "pending");
     assert_int_equal(run_one(f->db), 1);
     assert_int_equal(runs, 2);
-    assert_int_equal(jobs_retry(f->db, "00000000-0000-7000-8000-000000000000", &ei),
+    assert_int_equal(jobs_retry(f->db, NULL, "00000000-0000-7000-8000-000000000000", &ei),
                      SOUK_NOT_FOUND);
     souk_errinfo_cleanup(&ei);
     free(id);
