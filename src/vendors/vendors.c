@@ -493,11 +493,17 @@ int vendors_stats_page(struct db *db, const char *const *vendor_ids, int n,
                        const char *viewer_user_id, struct vendor_stats *out,
                        struct souk_errinfo *ei)
 {
+    int err = 0;
+
     if (n <= 0)
         return 0;
     memset(out, 0, (size_t)n * sizeof *out);
-    if (n > VENDOR_STATS_BATCH_MAX)
-        return souk_fail(ei, SOUK_INTERNAL, "vendors_stats_page: %d vendors", n);
-    return db_run(db, stats_page_fn,
-                  &(struct stats_page_args){vendor_ids, n, viewer_user_id, out}, ei);
+    /* A page fetches size + 1 rows (the extra one says whether more
+     * exist), so n can exceed one batch: count in batches. */
+    for (int at = 0; !err && at < n; at += VENDOR_STATS_BATCH_MAX) {
+        int k = n - at < VENDOR_STATS_BATCH_MAX ? n - at : VENDOR_STATS_BATCH_MAX;
+        err = db_run(db, stats_page_fn,
+                     &(struct stats_page_args){vendor_ids + at, k, viewer_user_id, out + at}, ei);
+    }
+    return err;
 }

@@ -112,7 +112,7 @@ int vendors_plan_create(struct db *db, const struct plan *in, struct arena *a, s
 int vendors_stats(struct db *db, const char *vendor_id, const char *viewer_user_id,
                   struct vendor_stats *out, struct souk_errinfo *ei);
 /* The same for a page of vendors (lists): out[i] for vendor_ids[i], with one
- * query per count for the whole page; n <= VENDOR_STATS_BATCH_MAX. */
+ * query per count for each batch of VENDOR_STATS_BATCH_MAX vendors. */
 #define VENDOR_STATS_BATCH_MAX 100
 int vendors_stats_page(struct db *db, const char *const *vendor_ids, int n,
                        const char *viewer_user_id, struct vendor_stats *out,
