@@ -90,7 +90,8 @@ static json_t *form_parse_body(struct http_req *req)
         if (eq) {
             char *k = url_decode(req->arena, s, (size_t)(eq - s));
             char *v = url_decode(req->arena, eq + 1, (size_t)(stop - eq - 1));
-            json_object_set_new(o, k, json_string(v) ? json_string(v) : json_string(""));
+            json_t *str = json_string(v); /* NULL for a value that is not UTF-8 */
+            json_object_set_new(o, k, str ? str : json_string(""));
         }
         s = stop + 1;
     }
