@@ -21,6 +21,7 @@
 #include "db/db.h"
 #include "listings/internal.h"
 #include "listings/listings.h"
+#include "moderation/moderation.h"
 
 static listings_status_fn status_hook;
 
@@ -361,6 +362,33 @@ int listings_set_hidden(struct db_conn *tx, const char *id, int hidden, struct s
     return err;
 }
 
+/* The moderation kind "listing": its owner, and whether the viewer may see
+ * it (staff and the owner always; others while public). */
+static int listing_target(struct db_conn *c, const char *id, const char *viewer_id, int staff,
+                          char author[37], int *hidden, struct souk_errinfo *ei)
+{
+    struct db_res *r;
+    int err = db_query(c, "SELECT owner_id, status, hidden_at FROM listings WHERE id = $1",
+                       DB_PARAMS(DBT(id)), &r, ei);
+    if (err)
+        return err;
+    if (db_nrows(r) == 1) {
+        const char *status = db_get(r, 0, 1);
+        int own = viewer_id && !strcmp(viewer_id, db_get(r, 0, 0));
+        *hidden = !db_isnull(r, 0, 2);
+        if (staff || own || (!*hidden && strcmp(status, "draft") && strcmp(status, "archived"))) {
+            snprintf(author, 37, "%s", db_get(r, 0, 0));
+            db_res_free(r);
+            return SOUK_OK;
+        }
+    }
+    db_res_free(r);
+    return souk_fail(ei, SOUK_NOT_FOUND, "No such listing.");
+}
+
+static const struct moderation_kind listing_kind = {"listing", listing_target,
+                                                    listings_set_hidden};
+
 /* ---- JSON -------------------------------------------------------------------------- */
 
 json_t *listings_to_json(const struct listing *l)
@@ -385,5 +413,6 @@ int listings_init(struct db *db, struct souk_errinfo *ei)
 {
     (void)db;
     (void)ei;
+    moderation_register_kind(&listing_kind);
     return 0;
 }

@@ -15,4 +15,8 @@ int message_post_tx(struct db_conn *c, const char *user_id, const char *thread_i
 int messages_page(struct db_conn *c, const char *thread_id, const struct keyset *ks,
                   struct arena *a, struct message **out, int *n, struct souk_errinfo *ei);
 
+/* The moderation kind "message" (messages.c), registered by messaging_init. */
+struct moderation_kind;
+extern const struct moderation_kind messages_moderation_kind;
+
 #endif

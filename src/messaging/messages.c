@@ -19,6 +19,7 @@
 #include "messaging/internal.h"
 #include "messaging/messaging.h"
 #include "notify/notify.h"
+#include "moderation/moderation.h"
 
 #define MESSAGE_COLS "id, thread_id, sender_id, body, created_at, deleted_at, hidden_at"
 
@@ -220,6 +221,42 @@ int messages_set_hidden(struct db_conn *tx, const char *id, int hidden, char aut
     db_res_free(r);
     return err;
 }
+
+/* The moderation kind "message": its sender; participants and staff see it. */
+static int message_target(struct db_conn *c, const char *id, const char *viewer_id, int staff,
+                          char author[37], int *hidden, struct souk_errinfo *ei)
+{
+    struct db_res *r;
+    /* Without a viewer (staff) the participant count is not asked for: ids
+     * may be typed columns, where '' is no value. */
+    int err = viewer_id
+                  ? db_query(c,
+                             "SELECT m.sender_id, m.hidden_at, (SELECT COUNT(*) FROM "
+                             "thread_participants p WHERE p.thread_id = m.thread_id AND "
+                             "p.user_id = $2) FROM messages m WHERE m.id = $1",
+                             DB_PARAMS(DBT(id), DBT(viewer_id)), &r, ei)
+                  : db_query(c, "SELECT m.sender_id, m.hidden_at, 0 FROM messages m WHERE m.id = $1",
+                             DB_PARAMS(DBT(id)), &r, ei);
+    if (err)
+        return err;
+    if (db_nrows(r) == 1 && (staff || db_int(r, 0, 2) > 0)) {
+        snprintf(author, 37, "%s", db_get(r, 0, 0));
+        *hidden = !db_isnull(r, 0, 1);
+        db_res_free(r);
+        return SOUK_OK;
+    }
+    db_res_free(r);
+    return souk_fail(ei, SOUK_NOT_FOUND, "No such message.");
+}
+
+static int message_set_hidden(struct db_conn *c, const char *id, int hidden,
+                              struct souk_errinfo *ei)
+{
+    return messages_set_hidden(c, id, hidden, NULL, ei);
+}
+
+const struct moderation_kind messages_moderation_kind = {"message", message_target,
+                                                         message_set_hidden};
 
 /* ---- JSON -------------------------------------------------------------------------- */
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "core/arena.h"
 #include "core/clock.h"
 #include "core/uuid.h"
@@ -20,6 +21,7 @@
 #include "listings/listings.h"
 #include "messaging/internal.h"
 #include "messaging/messaging.h"
+#include "moderation/moderation.h"
 #include "notify/notify.h"
 #include "users/users.h"
 
@@ -292,6 +294,7 @@ int messaging_thread_read(struct db *db, const char *user_id, const char *thread
 /* ---- the moderator's view ---------------------------------------------------------- */
 
 struct mod_args {
+    const struct audit_actor *actor;
     const char *thread_id;
     const struct keyset *ks;
     struct arena *a;
@@ -315,15 +318,20 @@ static int mod_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
     db_res_free(r);
     if (!err)
         m->thread->unread_count = 0;
-    return err ? err : messages_page(c, m->thread_id, m->ks, m->a, m->out, m->n, ei);
+    if (!err)
+        err = messages_page(c, m->thread_id, m->ks, m->a, m->out, m->n, ei);
+    return err ? err
+               : audit_record(c, m->actor, "thread.view", "thread", m->thread_id, NULL, NULL,
+                              NULL, ei);
 }
 
-int messaging_thread_moderation(struct db *db, const char *thread_id, const struct keyset *ks,
-                                struct arena *a, struct thread *thread, struct message **out,
-                                int *n, struct souk_errinfo *ei)
+int messaging_thread_moderation(struct db *db, const struct audit_actor *actor,
+                                const char *thread_id, const struct keyset *ks, struct arena *a,
+                                struct thread *thread, struct message **out, int *n,
+                                struct souk_errinfo *ei)
 {
-    struct mod_args m = {thread_id, ks, a, thread, out, n};
-    return db_run(db, mod_fn, &m, ei);
+    struct mod_args m = {actor, thread_id, ks, a, thread, out, n};
+    return db_tx_run(db, mod_fn, &m, ei);
 }
 
 /* ---- listing.updated ---------------------------------------------------------------- */
@@ -353,5 +361,6 @@ int messaging_init(struct db *db, struct souk_errinfo *ei)
     (void)db;
     (void)ei;
     listings_set_status_hook(listing_changed);
+    moderation_register_kind(&messages_moderation_kind);
     return 0;
 }

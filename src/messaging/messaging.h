@@ -105,12 +105,15 @@ int messaging_message_delete(struct db *db, const char *user_id, const char *mes
  * caller's transaction; SOUK_NOT_FOUND when there is none. *author_id (may be
  * NULL) gets its sender. messaging_thread_moderation reads any thread (no
  * participant check: the caller is staff) and a page of every message,
- * oldest first (ks->asc must be 1), with original bodies. */
+ * oldest first (ks->asc must be 1), with original bodies, and records the
+ * view (audit "thread.view" by actor) in the same transaction. */
 int messages_set_hidden(struct db_conn *tx, const char *id, int hidden, char author_id[37],
                         struct souk_errinfo *ei);
-int messaging_thread_moderation(struct db *db, const char *thread_id, const struct keyset *ks,
-                                struct arena *a, struct thread *thread, struct message **out,
-                                int *n, struct souk_errinfo *ei);
+struct audit_actor;
+int messaging_thread_moderation(struct db *db, const struct audit_actor *actor,
+                                const char *thread_id, const struct keyset *ks, struct arena *a,
+                                struct thread *thread, struct message **out, int *n,
+                                struct souk_errinfo *ei);
 
 /* ---- JSON -------------------------------------------------------------------- */
 /* As participants see it: deleted and hidden messages are placeholders. */

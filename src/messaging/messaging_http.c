@@ -9,6 +9,8 @@
  */
 #include <string.h>
 
+#include "audit/audit.h"
+#include "auth/auth.h"
 #include "auth/policy.h"
 #include "core/json.h"
 #include "db/keyset.h"
@@ -123,6 +125,40 @@ static int messages_list(struct http_req *req)
     return http_json(req, 200, keyset_envelope(req, &pg, &ks, results, keys, ids));
 }
 
+/* GET /api/moderation/threads/{id}/ (staff): the thread and every message,
+ * oldest first, as written; each call is audited (thread.view). */
+static int moderation_thread_get(struct http_req *req)
+{
+    struct souk_errinfo ei = {0};
+    struct audit_actor who = {req->user ? req->user->id : NULL,
+                              req->user ? auth_role_name(req->user->role) : NULL};
+    struct message *rows;
+    struct thread t;
+    struct keyset ks;
+    struct page pg;
+    const char **ids;
+    int64_t *keys;
+    json_t *results, *env;
+    int err, n;
+
+    if ((err = policy_staff(req, &ei)) || (err = page_parse(req, &pg, &ei)) ||
+        (err = keyset_from_page(&pg, 1, &ks, &ei)) ||
+        (err = messaging_thread_moderation(req->db, &who, http_param(req, 0), &ks, req->arena,
+                                           &t, &rows, &n, &ei)))
+        return http_problem(req, err, &ei);
+    results = json_array();
+    keys = arena_calloc(req->arena, (size_t)n + 1, sizeof *keys);
+    ids = arena_calloc(req->arena, (size_t)n + 1, sizeof *ids);
+    for (int i = 0; i < n; i++) {
+        json_array_append_new(results, messaging_message_to_json_full(&rows[i]));
+        keys[i] = rows[i].created_at;
+        ids[i] = rows[i].id;
+    }
+    env = keyset_envelope(req, &pg, &ks, results, keys, ids);
+    json_object_set_new(env, "thread", messaging_thread_to_json(&t));
+    return http_json(req, 200, env);
+}
+
 /* POST /api/threads/{id}/messages/ */
 static int messages_post(struct http_req *req)
 {
@@ -183,6 +219,8 @@ void messaging_http_register(struct router *r)
                "post a message");
     http_route(r, "POST", "/api/threads/{id}/read/", thread_read, ROUTE_AUTH,
                "mark a thread read");
+    http_route(r, "GET", "/api/moderation/threads/{id}/", moderation_thread_get, ROUTE_AUTH,
+               "A whole thread as written, for moderation (staff; audited)");
     http_route(r, "DELETE", "/api/messages/{id}/", message_delete, ROUTE_AUTH,
                "delete one's own message");
 }

@@ -46,4 +46,8 @@ int showcase_order_sql(const char *spec, const char *const *names, const char *c
                        struct souk_errinfo *ei);
 int64_t showcase_day(int64_t at_us);
 
+/* The moderation kind "project" (projects.c), registered by projects_init. */
+struct moderation_kind;
+extern const struct moderation_kind projects_moderation_kind;
+
 #endif

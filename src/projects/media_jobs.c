@@ -18,6 +18,7 @@
 #include "http/http.h"
 #include "jobs/jobs.h"
 #include "media/media.h"
+#include "moderation/moderation.h"
 #include "projects/internal.h"
 #include "projects/projects.h"
 
@@ -133,6 +134,7 @@ int projects_init(struct db *db, struct souk_errinfo *ei)
         return err;
     http_multipart_config(media_tmp_dir(), per_file, PROJECT_MEDIA_MAX * per_file + (1u << 20));
     projects_jobs_register();
+    moderation_register_kind(&projects_moderation_kind);
     return 0;
 }
 

@@ -23,6 +23,7 @@
 #include "jobs/jobs.h"
 #include "projects/internal.h"
 #include "projects/specialists.h"
+#include "moderation/moderation.h"
 
 /* ---- rows ------------------------------------------------------------------------ */
 
@@ -441,6 +442,34 @@ int projects_set_hidden(struct db_conn *c, const char *id, int hidden, struct so
                             "WHERE id = $1",
                    DB_PARAMS(DBT(vendor)), NULL, ei);
 }
+
+/* The moderation kind "project": its specialist's user; staff and the owner
+ * see it hidden, others only while visible. */
+static int project_target(struct db_conn *c, const char *id, const char *viewer_id, int staff,
+                          char author[37], int *hidden, struct souk_errinfo *ei)
+{
+    struct db_res *r;
+    int err = db_query(c,
+                       "SELECT v.user_id, p.hidden_at FROM projects p JOIN vendor_profiles v ON "
+                       "v.id = p.vendor_id WHERE p.id = $1 AND p.deleted_at IS NULL",
+                       DB_PARAMS(DBT(id)), &r, ei);
+    if (err)
+        return err;
+    if (db_nrows(r) == 1) {
+        int own = viewer_id && !strcmp(viewer_id, db_get(r, 0, 0));
+        *hidden = !db_isnull(r, 0, 1);
+        if (staff || own || !*hidden) {
+            snprintf(author, 37, "%s", db_get(r, 0, 0));
+            db_res_free(r);
+            return SOUK_OK;
+        }
+    }
+    db_res_free(r);
+    return souk_fail(ei, SOUK_NOT_FOUND, "No such project.");
+}
+
+const struct moderation_kind projects_moderation_kind = {"project", project_target,
+                                                         projects_set_hidden};
 
 /* ---- /media/ lookups -------------------------------------------------------------------- */
 

@@ -105,6 +105,8 @@ int reviews_list(struct db *db, const char *specialist_id, int rating, const str
 /* Moderation: hides or shows a review, in the caller's transaction, and
  * pushes the specialist's new visible totals. SOUK_NOT_FOUND when none. */
 int reviews_set_hidden(struct db_conn *c, const char *id, int hidden, struct souk_errinfo *ei);
+/* Registers the moderation kind "review" (at init, before serving). */
+void reviews_moderation_register(void);
 /* Inside a transaction: the review of a request into *out (arena), or
  * *out = NULL. */
 int reviews_of_request(struct db_conn *c, const char *request_id, struct arena *a,

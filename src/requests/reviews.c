@@ -23,6 +23,7 @@
 #include "notify/notify.h"
 #include "projects/specialists.h"
 #include "requests/requests.h"
+#include "moderation/moderation.h"
 
 #define REVIEW_COLS                                                                      \
     "w.id, w.request_id, w.specialist_id, w.author_id, u.first_name, u.last_name, "       \
@@ -225,6 +226,39 @@ int reviews_set_hidden(struct db_conn *c, const char *id, int hidden, struct sou
         err = push_totals(c, db_get(r, 0, 0), ei);
     db_res_free(r);
     return err;
+}
+
+/* The moderation kind "review": its author; staff, the author and the
+ * specialist see it hidden, others only while visible. */
+static int review_target(struct db_conn *c, const char *id, const char *viewer_id, int staff,
+                         char author[37], int *hidden, struct souk_errinfo *ei)
+{
+    struct db_res *r;
+    int err = db_query(c,
+                       "SELECT rv.author_id, rv.hidden_at, v.user_id FROM reviews rv JOIN "
+                       "vendor_profiles v ON v.id = rv.specialist_id WHERE rv.id = $1",
+                       DB_PARAMS(DBT(id)), &r, ei);
+    if (err)
+        return err;
+    if (db_nrows(r) == 1) {
+        int own = viewer_id && (!strcmp(viewer_id, db_get(r, 0, 0)) ||
+                                !strcmp(viewer_id, db_get(r, 0, 2)));
+        *hidden = !db_isnull(r, 0, 1);
+        if (staff || own || !*hidden) {
+            snprintf(author, 37, "%s", db_get(r, 0, 0));
+            db_res_free(r);
+            return SOUK_OK;
+        }
+    }
+    db_res_free(r);
+    return souk_fail(ei, SOUK_NOT_FOUND, "No such review.");
+}
+
+static const struct moderation_kind review_kind = {"review", review_target, reviews_set_hidden};
+
+void reviews_moderation_register(void)
+{
+    moderation_register_kind(&review_kind);
 }
 
 /* ---- listing ------------------------------------------------------------------------------ */

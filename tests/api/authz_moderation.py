@@ -19,6 +19,14 @@ def _report(souk, callers):
     return {"id": r.json()["id"]}
 
 
+def _thread(souk, callers):
+    a, b = make_user(souk), make_user(souk)
+    r = souk.post("/api/threads/", json={"recipient_id": b["id"], "body": "hi"},
+                  token=a["access"])
+    assert r.status_code == 201, r.text
+    return {"id": r.json()["id"]}
+
+
 ROWS = {
     ("POST", "/api/reports/"): Row((401, 201, 201, 201, 201, 201, 201),
                                    body=lambda ctx: {"target_type": "user",
@@ -35,6 +43,7 @@ ROWS = {
     ("POST", "/api/moderation/users/{id}/ban/"): Row(STAFF, body={}, setup=_target_user,
                                                      setup_each=True),
     ("POST", "/api/moderation/users/{id}/unban/"): Row(STAFF, setup=_target_user),
+    ("GET", "/api/moderation/threads/{id}/"): Row(STAFF, setup=_thread),
     ("GET", "/api/admin/audit/"): Row(admin_only(200)),
 }
 

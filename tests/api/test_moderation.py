@@ -1,9 +1,9 @@
 """test_moderation.py - reports, the moderator queue, resolving, hiding and bans
 (API.md § Listings, messaging and moderation), on SQLite and PostgreSQL.
 
-Content kinds other than `user` (listings, messages, projects, reviews, recipes) register
-with the moderation module from their own domains; their hide/report flows are tested in
-those domains' files. Here: the report life cycle on users, bans and their write guard
+Content kinds other than `user` (listings, messages, projects, reviews) register with the
+moderation module from their own domains; their report/hide flows and the moderator's thread
+view are in test_moderation_content.py. Here: the report life cycle on users, bans and their write guard
 (on a second node too), and the audit entries each staff action writes.
 """
 
