@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "catalog/catalog.h"
 #include "core/arena.h"
 #include "core/clock.h"
@@ -149,6 +150,37 @@ static int notify_both(struct db_conn *tx, const struct order *o, const char *fr
     return err;
 }
 
+/* Money changes are audited in the transaction of the move: a confirmed
+ * payment (-> paid: "payment.applied") and a refund (-> refunded:
+ * "order.refund", whether asked through the API, the console or told by
+ * the provider's charge.refunded). o->status is already the new status. */
+static int audit_money(struct db_conn *tx, const struct order *o, const char *from,
+                       const struct order_actor *who, struct souk_errinfo *ei)
+{
+    const char *action = !strcmp(o->status, "refunded") ? "order.refund"
+                       : !strcmp(o->status, "paid")     ? "payment.applied"
+                                                        : NULL;
+    const char *kind = who ? who->kind : "system";
+    const char *role = !strcmp(kind, "admin")      ? "ADMIN"
+                     : !strcmp(kind, "customer")   ? "CUSTOMER"
+                     : !strcmp(kind, "vendor")     ? "VENDOR"
+                                                   : NULL;
+    struct audit_actor actor = {who ? who->user_id : NULL, role};
+    json_t *before, *after;
+    int err;
+
+    if (!action)
+        return 0;
+    before = json_pack("{s:s}", "status", from);
+    after = json_pack("{s:s, s:o, s:s}", "status", o->status, "total_amount",
+                      money_to_json(o->total_amount), "payment_id", o->paid_payment_id);
+    err = audit_record(tx, role ? &actor : AUDIT_SYSTEM, action, "order", o->id, before, after,
+                       NULL, ei);
+    json_decref(before);
+    json_decref(after);
+    return err;
+}
+
 int orders_transition_tx(struct db_conn *tx, struct order *o, const char *from, const char *to,
                          const struct order_actor *who, const char *note, int *moved,
                          struct souk_errinfo *ei)
@@ -168,7 +200,8 @@ int orders_transition_tx(struct db_conn *tx, struct order *o, const char *from, 
     str_copy(o->status, sizeof o->status, to);
     o->cancel_reason = ends ? note : NULL;
     o->updated_at = now;
-    if ((err = history_add(tx, o, from, to, who, note, ei)))
+    if ((err = history_add(tx, o, from, to, who, note, ei)) ||
+        (err = audit_money(tx, o, from, who, ei)))
         return err;
     return notify_both(tx, o, from, note, ei);
 }

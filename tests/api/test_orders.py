@@ -127,6 +127,20 @@ def test_refund_by_vendor_and_admin(srv):
     # the later charge.refunded changes nothing
     o = get_order(srv, buyer, ids[0])
     assert sum(1 for h in o["history"] if h["to"] == "refunded") == 1
+    # every money change is in the audit trail, once, with the actor that moved the order: the
+    # asker, or the provider (actor null) when its charge.refunded arrived first
+    for oid, actor, role in ((ids[0], shop["vendor"]["id"], "VENDOR"),
+                             (ids[1], admin["id"], "ADMIN")):
+        r = srv.get("/api/admin/audit/", token=admin["access"],
+                    params={"target_type": "order", "target_id": oid})
+        assert r.status_code == 200, r.text
+        entries = r.json()["results"]
+        refunds = [e for e in entries if e["action"] == "order.refund"]
+        assert len(refunds) == 1, entries
+        assert (refunds[0]["actor_id"], refunds[0]["actor_role"]) in ((actor, role), (None, None))
+        assert refunds[0]["after"]["status"] == "refunded"
+        applied = [e for e in entries if e["action"] == "payment.applied"]
+        assert len(applied) == 1 and applied[0]["actor_id"] is None, entries
 
 
 def test_cancel_page_and_success_page(srv):
