@@ -133,7 +133,9 @@ def test_two_nodes_end_each_auction_once(souk, souk_factory, db_kind):
         pytest.skip("two nodes share a database on PostgreSQL only")
     second = souk_factory(SOUK_DATABASE_URL=souk.db_url, SOUK_JOB_WORKERS="4")
     users = customers(souk, 3)
-    auctions = [new_auction(souk, ends_at=ts(2.5), soft_close_seconds=1)[1] for _ in range(8)]
+    # 8 auctions and 24 bids must all land before the first auction ends, also on a loaded CI
+    # machine (2.5 s was too short there): the first ends 6 s from now
+    auctions = [new_auction(souk, ends_at=ts(6), soft_close_seconds=1)[1] for _ in range(8)]
     for i, a in enumerate(auctions):
         node = souk if i % 2 else second
         for j, u in enumerate(users):
