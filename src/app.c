@@ -80,6 +80,7 @@ int app_init_modules(struct db *db, struct souk_errinfo *ei)
     if ((err = moderation_init(db, ei)))
         return err;
     reviews_moderation_register();
+    requests_userdata_register();
     if ((err = projects_init(db, ei)) || (err = promotions_init(db, ei)))
         return err;
     if ((err = listings_init(db, ei)) || (err = messaging_init(db, ei)))

@@ -414,5 +414,6 @@ int listings_init(struct db *db, struct souk_errinfo *ei)
     (void)db;
     (void)ei;
     moderation_register_kind(&listing_kind);
+    listings_userdata_register();
     return 0;
 }

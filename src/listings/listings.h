@@ -170,5 +170,7 @@ json_t *listings_to_json(const struct listing *l);
 
 int listings_init(struct db *db, struct souk_errinfo *ei);
 void listings_http_register(struct router *r);
+/* The export and erasure part "listings" (erase.c; userdata.h). */
+void listings_userdata_register(void);
 
 #endif

@@ -362,5 +362,6 @@ int messaging_init(struct db *db, struct souk_errinfo *ei)
     (void)ei;
     listings_set_status_hook(listing_changed);
     moderation_register_kind(&messages_moderation_kind);
+    messaging_userdata_register();
     return 0;
 }

@@ -124,5 +124,7 @@ json_t *messaging_thread_to_json(const struct thread *t);
 
 int messaging_init(struct db *db, struct souk_errinfo *ei);
 void messaging_http_register(struct router *r);
+/* The export and erasure part "threads" (erase.c; userdata.h). */
+void messaging_userdata_register(void);
 
 #endif

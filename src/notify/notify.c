@@ -399,10 +399,20 @@ static int export_notes(struct db_conn *c, const struct userdata_who *w, json_t 
     return SOUK_OK;
 }
 
+/* The user's notifications, and the others' that are about the user (their
+ * payloads name the user or the user's vendor profile, and may carry the
+ * user's texts: a message's body, a request's message, a review). A scan of
+ * the table, once per erasure. */
 static int erase_notes(struct db_conn *c, const struct userdata_who *w, struct souk_errinfo *ei)
 {
-    return db_exec(c, "DELETE FROM notifications WHERE user_id = $1", DB_PARAMS(DBT(w->user_id)),
-                   NULL, ei);
+    char *about_user = arena_sprintf(w->a, "%%\"%s\"%%", w->user_id);
+    char *about_vendor =
+        arena_sprintf(w->a, "%%\"%s\"%%", w->vendor_id[0] ? w->vendor_id : "-");
+
+    return db_exec(c,
+                   "DELETE FROM notifications WHERE user_id = $1 OR payload LIKE $2 OR "
+                   "payload LIKE $3",
+                   DB_PARAMS(DBT(w->user_id), DBT(about_user), DBT(about_vendor)), NULL, ei);
 }
 
 static const struct userdata_part notify_part = {

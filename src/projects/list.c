@@ -240,7 +240,8 @@ static int slist_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
 {
     struct slist_args *la = arg;
     struct db_param p[32];
-    char sql[4096] = "SELECT " SPEC_COLS " FROM vendor_profiles WHERE is_specialist = $2";
+    char sql[4096] = "SELECT " SPEC_COLS " FROM vendor_profiles WHERE is_specialist = $2 "
+                     "AND erased_at IS NULL";
     struct db_res *r = NULL;
     int np = 0, err;
     p[np++] = DBI(clock_now_us());

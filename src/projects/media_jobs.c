@@ -135,6 +135,7 @@ int projects_init(struct db *db, struct souk_errinfo *ei)
     http_multipart_config(media_tmp_dir(), per_file, PROJECT_MEDIA_MAX * per_file + (1u << 20));
     projects_jobs_register();
     moderation_register_kind(&projects_moderation_kind);
+    projects_userdata_register();
     return 0;
 }
 

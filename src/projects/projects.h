@@ -163,6 +163,8 @@ int projects_specialist_of(struct db *db, const char *user_id, char vendor_id[37
 int projects_init(struct db *db, struct souk_errinfo *ei);
 /* Job kinds and the HTTP routes (projects_http.c). */
 void projects_jobs_register(void);
+/* The export and erasure parts "projects" and "favorites" (erase.c; userdata.h). */
+void projects_userdata_register(void);
 void projects_http_register(struct router *r);
 
 /* Hides (hidden != 0) or shows a live project: a hidden project leaves every

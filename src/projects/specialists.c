@@ -25,7 +25,9 @@ int specialist_check(struct db_conn *c, const char *vendor_id, struct souk_errin
     struct db_res *r = NULL;
     if (!vendor_id || !uuid_valid(vendor_id))
         return souk_fail(ei, SOUK_NOT_FOUND, "no such specialist");
-    int err = db_query(c, "SELECT 1 FROM vendor_profiles WHERE id = $1 AND is_specialist = $2",
+    int err = db_query(c,
+                       "SELECT 1 FROM vendor_profiles WHERE id = $1 AND is_specialist = $2 "
+                       "AND erased_at IS NULL",
                        DB_PARAMS(DBT(vendor_id), DBB(1)), &r, ei);
     if (err)
         return err == SOUK_INVALID ? souk_fail(ei, SOUK_NOT_FOUND, "no such specialist") : err;

@@ -94,5 +94,7 @@ json_t *promotions_product_to_json(const struct promotion_product *p);
 /* Registers the payment purpose and the job kinds. */
 int promotions_init(struct db *db, struct souk_errinfo *ei);
 void promotions_http_register(struct router *r);
+/* The export and erasure part "promotions" (erase.c; userdata.h). */
+void promotions_userdata_register(void);
 
 #endif

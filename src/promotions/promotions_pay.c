@@ -373,6 +373,7 @@ int promotions_init(struct db *db, struct souk_errinfo *ei)
     (void)db;
     (void)ei;
     payments_register_purpose(&promotion_purpose);
+    promotions_userdata_register();
     job_register(JOB_EXPIRE, job_expire, 10);
     job_register(JOB_REMIND, job_remind, 10);
     job_register(JOB_CHECKOUT_EXPIRE, job_checkout_expire, 10);

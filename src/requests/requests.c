@@ -26,9 +26,12 @@
 #include "notify/notify.h"
 #include "projects/specialists.h"
 #include "requests/requests.h"
+#include "userdata/userdata.h"
 
 #define REQUEST_COLS                                                                       \
-    "r.id, r.client_id, u.first_name, u.last_name, r.specialist_id, r.specialist_user_id, " \
+    "r.id, r.client_id, CASE WHEN u.erased_at IS NULL THEN u.first_name ELSE '"             \
+    USERDATA_ERASED_NAME "' END, CASE WHEN u.erased_at IS NULL THEN u.last_name ELSE '' END, " \
+    "r.specialist_id, r.specialist_user_id, "                                                \
     "v.business_name, r.project_id, r.message, r.budget, r.currency, r.status, "            \
     "r.client_finished_at, r.specialist_finished_at, r.completed_at, r.created_at, "        \
     "r.updated_at"

@@ -119,5 +119,7 @@ json_t *requests_to_json(const struct request *r);
 json_t *reviews_to_json(const struct review *w);
 
 void requests_http_register(struct router *r);
+/* The export and erasure parts "requests" and "reviews" (erase.c; userdata.h). */
+void requests_userdata_register(void);
 
 #endif

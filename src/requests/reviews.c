@@ -23,10 +23,13 @@
 #include "notify/notify.h"
 #include "projects/specialists.h"
 #include "requests/requests.h"
+#include "userdata/userdata.h"
 #include "moderation/moderation.h"
 
 #define REVIEW_COLS                                                                      \
-    "w.id, w.request_id, w.specialist_id, w.author_id, u.first_name, u.last_name, "       \
+    "w.id, w.request_id, w.specialist_id, w.author_id, CASE WHEN u.erased_at IS NULL THEN " \
+    "u.first_name ELSE '" USERDATA_ERASED_NAME "' END, CASE WHEN u.erased_at IS NULL THEN " \
+    "u.last_name ELSE '' END, "                                                            \
     "w.rating, w.text, w.reply_text, w.reply_at, w.hidden_at, w.created_at, "             \
     "r.specialist_user_id"
 #define REVIEW_FROM \

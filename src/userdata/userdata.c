@@ -1,6 +1,7 @@
 /* userdata.c - the export and the erasure over every registered part: see
  * userdata.h. Owns no table.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "audit/audit.h"
@@ -8,6 +9,7 @@
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/money.h"
 #include "db/db.h"
 #include "userdata/userdata.h"
 
@@ -33,6 +35,9 @@ void userdata_register(const struct userdata_part *p)
 {
     int i = nparts;
 
+    for (int k = 0; k < nparts; k++)
+        if (parts[k] == p)
+            return; /* registered already (an init that runs twice) */
     if (nparts == USERDATA_PARTS_MAX) {
         log_error("userdata: too many parts");
         return;
@@ -69,6 +74,60 @@ static int who_init(struct db_conn *c, const char *user_id, struct arena *a, cha
     if (email_lookup && (err = email_lookup(c, user_id, email, ei)))
         return err;
     return vendor_lookup ? vendor_lookup(c, user_id, vid, ei) : SOUK_OK;
+}
+
+/* ---- export ------------------------------------------------------------------- */
+
+static json_t *cell(const struct db_res *r, int i, int col, char type)
+{
+    const char *s = db_get(r, i, col);
+
+    if (!s)
+        return json_null();
+    switch (type) {
+    case 'i':
+        return json_integer(db_int(r, i, col));
+    case 'f':
+        return json_real(strtod(s, NULL));
+    case 'b':
+        return json_boolean(db_bool(r, i, col));
+    case 't':
+        return json_time(db_int(r, i, col));
+    case 'm':
+        return money_to_json(db_int(r, i, col));
+    case 'j': {
+        json_t *v = json_loads(s, JSON_DECODE_ANY, NULL);
+        return v ? v : json_null();
+    }
+    default:
+        return json_string(s);
+    }
+}
+
+int userdata_rows(struct db_conn *c, const char *sql, const struct db_param *p, int np,
+                  const char *types, json_t **out, struct souk_errinfo *ei)
+{
+    struct db_res *r = NULL;
+    int err = db_query(c, sql, p, np, &r, ei);
+    size_t ntypes = strlen(types);
+
+    *out = NULL;
+    if (err)
+        return err;
+    if ((size_t)db_ncols(r) != ntypes) {
+        db_res_free(r);
+        return souk_fail(ei, SOUK_INTERNAL, "userdata_rows: %d columns, %zu types", db_ncols(r),
+                         ntypes);
+    }
+    *out = json_array();
+    for (int i = 0; i < db_nrows(r); i++) {
+        json_t *o = json_object();
+        for (int col = 0; col < db_ncols(r); col++)
+            json_object_set_new(o, db_colname(r, col), cell(r, i, col, types[col]));
+        json_array_append_new(*out, o);
+    }
+    db_res_free(r);
+    return SOUK_OK;
 }
 
 /* ---- export ------------------------------------------------------------------- */

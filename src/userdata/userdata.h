@@ -58,6 +58,15 @@ typedef int (*userdata_auth_fn)(struct db *db, const char *user_id, const char *
                                 struct souk_errinfo *ei);
 void userdata_set_authenticator(userdata_auth_fn fn);
 
+/* For parts' exports: runs sql and gives its rows as a JSON array of objects
+ * named by the columns. types holds one letter per column: 's' text (null for
+ * NULL), 'i' integer, 'f' real, 'b' boolean, 't' a time in microseconds (RFC
+ * 3339; null for NULL), 'm' an amount in minor units ("12.50"; null for
+ * NULL), 'j' JSON text (parsed; null when NULL or not JSON). */
+struct db_param;
+int userdata_rows(struct db_conn *c, const char *sql, const struct db_param *p, int np,
+                  const char *types, json_t **out, struct souk_errinfo *ei);
+
 /* The whole export document (new reference). */
 int userdata_export(struct db *db, const char *user_id, json_t **out, struct souk_errinfo *ei);
 /* password: the user's own, checked first (wrong: SOUK_INVALID on password). */
