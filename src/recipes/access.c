@@ -169,6 +169,8 @@ int recipes_access_check(struct recipe_access_ctx *ctx, const struct recipe *r,
     *out = RECIPE_OPEN;
     if (is_owner(v, r) || is_staff(v))
         return 0;
+    if (r->hidden_at) /* hidden by staff: only its owner and staff see it */
+        return souk_fail(ei, SOUK_NOT_FOUND, "No such recipe.");
     /* ---- EXCLUSIVE HOOK (auctions issue) -------------------------------------
      * An auctioned recipe is exclusive while its auction runs and once sold:
      * only the paying winner opens it here, whatever their subscription. */
@@ -233,6 +235,8 @@ json_t *recipes_to_json(const struct recipe *r, enum recipe_access access)
     json_object_set_new(j, "price", r->has_price ? money_to_json(r->price) : json_null());
     if (access == RECIPE_EXCLUSIVE)
         json_object_set_new(j, "is_exclusive", json_true());
+    if (r->hidden_at) /* only its owner and staff get this far */
+        json_object_set_new(j, "is_hidden", json_true());
     return j;
 }
 

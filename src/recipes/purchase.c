@@ -79,6 +79,8 @@ static int prepare(struct db_conn *tx, struct arena *a, const struct auth_user *
     (void)body;
     if ((err = recipes_get(tx, object_id, a, &r, ei)))
         return err;
+    if (r.hidden_at)
+        return souk_fail(ei, SOUK_NOT_FOUND, "No such recipe.");
     if (!r.has_price)
         return souk_fail(ei, SOUK_PRECONDITION, "This recipe is not for sale.");
     if (!strcmp(r.chef_user_id, u->id))
@@ -140,5 +142,6 @@ int recipes_init(struct db *db, struct souk_errinfo *ei)
     (void)ei;
     payments_register_purpose(&recipe_purpose);
     recipes_userdata_register();
+    recipes_moderation_register();
     return 0;
 }

@@ -42,12 +42,13 @@
 #include "core/uuid.h"
 #include "db/db.h"
 #include "recipes/recipes.h"
+#include "moderation/moderation.h"
 #include "userdata/userdata.h"
 
 #define RCOLS                                                                                      \
     "r.id, r.chef_id, v.user_id, v.business_name, r.title, r.summary, r.ingredients, "             \
     "r.instructions, r.cuisine, r.dietary, r.difficulty, r.cook_minutes, r.is_premium, "           \
-    "r.required_rank, r.price, r.currency, r.created_at, r.updated_at"
+    "r.required_rank, r.price, r.currency, r.created_at, r.updated_at, r.hidden_at"
 #define RFROM       " FROM recipes r JOIN vendor_profiles v ON v.id = r.chef_id"
 #define Q_WORDS_MAX 16
 
@@ -86,6 +87,7 @@ static void row_to_recipe(const struct db_res *r, int i, struct arena *a, struct
     snprintf(o->currency, sizeof o->currency, "%s", db_get(r, i, 15));
     o->created_at = db_int(r, i, 16);
     o->updated_at = db_int(r, i, 17);
+    o->hidden_at = db_int(r, i, 18);
 }
 
 int recipes_get(struct db_conn *c, const char *id, struct arena *a, struct recipe *out,
@@ -245,7 +247,7 @@ int recipes_count_for_chef(struct db_conn *c, const char *chef_id, int64_t *all,
     struct db_res *res = NULL;
     int err = db_query(c,
                        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN is_premium THEN 1 ELSE 0 END), 0) "
-                       "FROM recipes WHERE chef_id = $1",
+                       "FROM recipes WHERE chef_id = $1 AND hidden_at IS NULL",
                        DB_PARAMS(DBT(chef_id)), &res, ei);
 
     *all = err ? 0 : db_int(res, 0, 0);
@@ -278,7 +280,7 @@ int recipes_count_for_chefs(struct db_conn *c, const char *const *ids, int n, in
         p[i] = DBT(ids[i]);
         len += (size_t)snprintf(sql + len, sizeof sql - len, "%s$%d", i ? ", " : "", i + 1);
     }
-    snprintf(sql + len, sizeof sql - len, ") GROUP BY chef_id");
+    snprintf(sql + len, sizeof sql - len, ") AND hidden_at IS NULL GROUP BY chef_id");
     if ((err = db_query(c, sql, p, n, &res, ei)))
         return err;
     for (int r = 0; r < db_nrows(res); r++)
@@ -651,6 +653,7 @@ static void add_filters(struct qb *b, const struct recipe_filter *f, enum db_dia
                DB_PARAMS(DBT(fts->all)));
     else if (f->q)
         qb_add(b, " AND r.search @@ to_tsquery('simple', ?)", DB_PARAMS(DBT(fts->all)));
+    qb_puts(b, " AND r.hidden_at IS NULL"); /* hidden by staff: in no list or search */
     if (f->cuisine)
         qb_add(b, " AND r.cuisine = ?", DB_PARAMS(DBT(f->cuisine)));
     for (int i = 0; i < f->ndietary; i++) {
@@ -747,10 +750,57 @@ int recipes_list(struct db_conn *c, const struct recipe_filter *f, const struct 
     for (int i = 0; i < *n; i++) {
         struct recipe *r = &(*out)[i];
         row_to_recipe(res, i, a, r);
-        r->public_match = !f->q ? 1 : pg ? db_bool(res, i, 18) : public_match(fts, r);
+        r->public_match = !f->q ? 1 : pg ? db_bool(res, i, 19) : public_match(fts, r);
     }
     db_res_free(res);
     return 0;
+}
+
+/* ---- moderation ------------------------------------------------------------------ */
+
+int recipes_set_hidden(struct db_conn *c, const char *id, int hidden, struct souk_errinfo *ei)
+{
+    int64_t n = 0;
+    int err;
+
+    if (!uuid_valid(id))
+        return souk_fail(ei, SOUK_NOT_FOUND, "No such recipe.");
+    err = db_exec(c,
+                  "UPDATE recipes SET hidden_at = CASE WHEN CAST($2 AS INTEGER) = 1 THEN "
+                  "COALESCE(hidden_at, CAST($3 AS BIGINT)) ELSE NULL END WHERE id = $1",
+                  DB_PARAMS(DBT(id), DBI(hidden ? 1 : 0), DBI(clock_now_us())), &n, ei);
+    if (!err && n == 0)
+        err = souk_fail(ei, SOUK_NOT_FOUND, "No such recipe.");
+    if (!err)
+        db_after_commit(c, bump, NULL, NULL); /* cached lists and details are stale */
+    return err;
+}
+
+/* The moderation kind "recipe": its chef's user; staff and the chef always
+ * see it, others while it is not hidden (a locked recipe's teaser counts). */
+static int recipe_target(struct db_conn *c, const char *id, const char *viewer_id, int staff,
+                         char author[37], int *hidden, struct souk_errinfo *ei)
+{
+    struct arena *a = arena_new(0);
+    struct recipe r;
+    int err = recipes_get(c, id, a, &r, ei);
+
+    if (!err) {
+        *hidden = r.hidden_at != 0;
+        if (staff || (viewer_id && !strcmp(viewer_id, r.chef_user_id)) || !*hidden)
+            snprintf(author, 37, "%s", r.chef_user_id);
+        else
+            err = souk_fail(ei, SOUK_NOT_FOUND, "No such recipe.");
+    }
+    arena_free(a);
+    return err;
+}
+
+static const struct moderation_kind recipe_kind = {"recipe", recipe_target, recipes_set_hidden};
+
+void recipes_moderation_register(void)
+{
+    moderation_register_kind(&recipe_kind);
 }
 
 /* ---- the export and the erasure (userdata.h) ------------------------------------ */

@@ -65,6 +65,7 @@ struct recipe {
     char currency[4];
     int64_t created_at;
     int64_t updated_at;
+    int64_t hidden_at; /* 0: not hidden by staff */
     int public_match; /* search only: q matched within title/summary alone */
 };
 
@@ -215,6 +216,11 @@ int recipes_purchase_mark_paid(struct db_conn *tx, const char *recipe_id, const 
 int recipes_init(struct db *db, struct souk_errinfo *ei);
 /* The recipes part of the export and the erasure (userdata.h). */
 void recipes_userdata_register(void);
+/* Staff's hidden mark (moderation kind "recipe"): 1 hide, 0 show; SOUK_NOT_FOUND when no such
+ * recipe. In the caller's transaction; cached reads are invalidated after the commit. */
+int recipes_set_hidden(struct db_conn *c, const char *id, int hidden, struct souk_errinfo *ei);
+/* Registers the moderation kind "recipe" (at init). */
+void recipes_moderation_register(void);
 /* /api/recipes/..., see API.md § Recipes. */
 void recipes_http_register(struct router *r);
 /* GET /api/chefs/{id}/recipes/ body, for src/vendors: the chef's recipes,

@@ -1,10 +1,13 @@
 """test_moderation_content.py - reporting and hiding content of the kinds the domains register
-(listing, message, project, review) and the moderator's view of a whole thread (API.md § Listings, messaging and
+(listing, message, project, review, recipe) and the moderator's view of a whole thread (API.md § Listings, messaging and
 moderation), on SQLite and PostgreSQL."""
+
+import uuid
 
 from home_support import completed_request, customer, make_project, make_specialist
 from identity_helpers import assert_problem, make_chef, make_user
 from test_messaging import listing, open_thread
+from recipes_support import recipe
 from test_moderation import audit, report
 
 MISSING = "00000000-0000-7000-8000-000000000000"
@@ -124,3 +127,33 @@ def test_report_and_hide_a_review(souk):
     assert rv not in {x["id"] for x in souk.get(url).json()["results"]}
     assert hide(souk, mod, "review", rv, hidden=False).status_code == 200
     assert rv in {x["id"] for x in souk.get(url).json()["results"]}
+
+
+def test_report_and_hide_a_recipe(souk):
+    chef, viewer, mod = make_chef(souk), make_user(souk), make_user(souk, "MODERATOR")
+    word = "zqhidden" + uuid.uuid4().hex[:8]
+    rec = recipe(souk, chef, title=f"Soup {word}")
+    chef_url = f"/api/chefs/{chef['chef']['id']}/"
+    assert souk.get(chef_url).json()["recipe_count"] == 1
+    r = report(souk, viewer, rec["id"], "recipe")
+    assert r.status_code == 201, r.text
+    assert hide(souk, mod, "recipe", rec["id"]).status_code == 200
+    # gone from the detail, every list, the search and the chef's counts
+    assert_problem(souk.get(f"/api/recipes/{rec['id']}/"), 404, "not_found")
+    assert_problem(souk.get(f"/api/recipes/{rec['id']}/", token=viewer["access"]), 404,
+                   "not_found")
+    listed = souk.get("/api/recipes/", params={"chef_id": chef["chef"]["id"]}).json()["results"]
+    assert rec["id"] not in {x["id"] for x in listed}
+    assert souk.get("/api/recipes/", params={"q": word}).json()["results"] == []
+    assert souk.get(chef_url).json()["recipe_count"] == 0
+    # its owner and staff still see it, marked
+    for who in (chef, mod):
+        own = souk.get(f"/api/recipes/{rec['id']}/", token=who["access"])
+        assert own.status_code == 200 and own.json()["is_hidden"] is True, own.text
+    assert_problem(report(souk, make_user(souk), rec["id"], "recipe"), 400, "validation_error")
+    assert hide(souk, mod, "recipe", rec["id"], hidden=False).status_code == 200
+    assert souk.get(f"/api/recipes/{rec['id']}/").status_code == 200
+    assert "is_hidden" not in souk.get(f"/api/recipes/{rec['id']}/").json()
+    found = souk.get("/api/recipes/", params={"q": word}).json()["results"]
+    assert [x["id"] for x in found] == [rec["id"]]
+    assert souk.get(chef_url).json()["recipe_count"] == 1
