@@ -130,6 +130,11 @@ struct payment_purpose {
     payment_event_fn on_refunded;
     /* customer.subscription.created/updated/deleted (status, period, cancel flag). */
     payment_event_fn on_subscription;
+    /* 1: on_paid writes its own audit entry "payment.applied" with the fields
+     * it changed (orders); 0: payments writes one for every confirmed charge
+     * applied (the first payment and each renewal), target_type the purpose's
+     * name, target_id the object, actor null (the provider). */
+    int audits_paid;
 };
 
 /* Registers a purpose (the struct must outlive the process; call before the

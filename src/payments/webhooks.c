@@ -36,8 +36,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit/audit.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/money.h"
 #include "core/uuid.h"
 #include "db/db.h"
 #include "jobs/jobs.h"
@@ -355,6 +357,22 @@ static int call(struct db_conn *tx, struct apply *a, payment_event_fn fn, struct
     return fn ? fn(tx, &a->ev, ei) : 0;
 }
 
+/* The audit entry of a confirmed charge applied to its object (a money
+ * change; API.md: payment.applied), in the transaction that applies it. */
+static int audit_paid(struct db_conn *tx, const struct apply *a, struct souk_errinfo *ei)
+{
+    json_t *before = json_pack("{s:s}", "payment_status", a->row.status);
+    json_t *after = json_pack("{s:s, s:s, s:o, s:s, s:s}", "payment_status", "succeeded",
+                              "payment_id", a->row.id, "amount", money_to_json(a->ev.amount),
+                              "currency", a->ev.currency ? a->ev.currency : "", "event", a->type);
+    int err = audit_record(tx, &(struct audit_actor){NULL, NULL}, "payment.applied",
+                           a->row.purpose, a->row.object_id, before, after, NULL, ei);
+
+    json_decref(before);
+    json_decref(after);
+    return err;
+}
+
 /* A charge (first payment or a renewal invoice): ledger once, then the purpose. */
 static int on_paid(struct db_conn *tx, struct apply *a, const char *charge_id,
                    struct souk_errinfo *ei)
@@ -374,6 +392,8 @@ static int on_paid(struct db_conn *tx, struct apply *a, const char *charge_id,
         return 0;
     }
     if ((err = call(tx, a, pp ? pp->on_paid : NULL, ei)))
+        return err;
+    if ((!pp || !pp->audits_paid) && (err = audit_paid(tx, a, ei)))
         return err;
     return notify_user(tx, a, "payment.succeeded", ei);
 }

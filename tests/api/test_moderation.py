@@ -276,3 +276,33 @@ def test_existing_admin_actions_are_audited(souk):
                    token=admin["access"])
     assert r.status_code == 404
     assert audit(souk, admin, target_id=MISSING) == []
+
+
+def test_confirmed_payments_are_audited_once_per_charge(souk):
+    from orders_helpers import make_shop, order, pay as pay_order, wait_status as order_status
+    from recipes_support import make_chef, pay, plan, recipe, subscribe_paid, wait_for
+    admin, fan = make_user(souk, "ADMIN"), make_user(souk)
+    chef = make_chef(souk)
+    sub = subscribe_paid(souk, fan, chef, plan(souk, chef))
+    entries = wait_for(lambda: audit(souk, admin, action="payment.applied",
+                                     target_id=sub["id"]))
+    assert len(entries) == 1, entries
+    e = entries[0]
+    assert e["target_type"] == "subscription" and e["actor_id"] is None
+    assert e["after"]["payment_status"] == "succeeded" and e["after"]["amount"] == "9.99"
+    # a recipe bought: its own entry
+    rec = recipe(souk, chef, is_premium=True, price="3.50")
+    r = souk.post("/api/payments/checkout/", json={"purpose": "recipe", "id": rec["id"]},
+                  token=fan["access"])
+    assert r.status_code == 201, r.text
+    assert pay(r.json()["url"]).status_code == 303
+    bought = wait_for(lambda: audit(souk, admin, action="payment.applied", target_id=rec["id"]))
+    assert len(bought) == 1 and bought[0]["after"]["amount"] == "3.50", bought
+    # an order is audited by the orders module alone (with its status change), not twice
+    shop = make_shop(souk, stock=3)
+    o = order(souk, fan, shop["variant"]["id"]).json()
+    assert pay_order(o["payment_url"]).status_code == 303
+    order_status(souk, fan, o["id"], "processing")
+    paid = audit(souk, admin, action="payment.applied", target_id=o["id"])
+    assert len(paid) == 1 and paid[0]["target_type"] == "order", paid
+    assert paid[0]["after"]["status"] == "paid"
