@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "blog/blog.h"
 #include "core/arena.h"
 #include "core/clock.h"
@@ -86,7 +87,7 @@ int64_t blog_sort_key(const struct blog_post *p)
 struct one_args {
     const char *slug;
     int with_unpublished;
-    const char *author_id;
+    const struct audit_actor *actor; /* the staff user writing (the author of a new post) */
     const struct blog_in *in;
     struct arena *a;
     struct blog_post *out;
@@ -121,6 +122,28 @@ int blog_get(struct db *db, const char *slug, int with_unpublished, struct arena
     return db_run(db, get_fn, &x, ei);
 }
 
+/* A post's audited fields (the body as its length: it can be long). */
+static json_t *post_fields(const struct blog_post *p)
+{
+    return json_pack("{s:s, s:s, s:I, s:o}", "slug", p->slug, "title", p->title, "body_length",
+                     (json_int_t)strlen(p->body ? p->body : ""), "published_at",
+                     json_time_or_null(p->published_at, p->published_at == 0));
+}
+
+/* blog.create / blog.update / blog.delete, in the write's transaction. */
+static int audit_post(struct db_conn *c, const struct one_args *x, const char *action,
+                      const struct blog_post *before, const struct blog_post *after,
+                      struct souk_errinfo *ei)
+{
+    json_t *b = before ? post_fields(before) : NULL, *a = after ? post_fields(after) : NULL;
+    int err = audit_record(c, x->actor, action, "blog_post", after ? after->id : before->id, b,
+                           a, NULL, ei);
+
+    json_decref(b);
+    json_decref(a);
+    return err;
+}
+
 static int slug_taken(struct souk_errinfo *ei)
 {
     souk_errinfo_field(ei, "slug", "This slug is in use.");
@@ -142,20 +165,22 @@ static int create_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
                   "$8, $8)",
                   DB_PARAMS(DBT(id), DBT(x->slug), DBT(in->title),
                             DBT(in->excerpt ? in->excerpt : ""), DBT(in->body ? in->body : ""),
-                            DBT(x->author_id), in->has_published ? DBI(in->published_at) : DBNULL,
+                            DBT(x->actor->user_id), in->has_published ? DBI(in->published_at) : DBNULL,
                             DBI(now)),
                   NULL, ei);
     if (err == SOUK_CONFLICT)
         return slug_taken(ei);
     x->with_unpublished = 1;
-    return err ? err : load(c, x, ei);
+    if (!err)
+        err = load(c, x, ei);
+    return err ? err : audit_post(c, x, "blog.create", NULL, x->out, ei);
 }
 
-int blog_create(struct db *db, const char *author_id, const struct blog_in *in,
+int blog_create(struct db *db, const struct audit_actor *actor, const struct blog_in *in,
                 struct arena *a, struct blog_post *out, struct souk_errinfo *ei)
 {
     char slug[BLOG_SLUG_MAX + 1];
-    struct one_args x = {.author_id = author_id, .in = in, .a = a, .out = out};
+    struct one_args x = {.actor = actor, .in = in, .a = a, .out = out};
 
     if (!in->slug)
         blog_slug_from_title(in->title, slug);
@@ -167,8 +192,17 @@ static int update_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
 {
     struct one_args *x = arg;
     const struct blog_in *in = x->in;
+    struct blog_post *after = x->out, before;
     int64_t changed = 0;
-    int err = db_exec(
+    int err;
+
+    x->with_unpublished = 1;
+    x->out = &before;
+    err = load(c, x, ei);
+    x->out = after;
+    if (err)
+        return err;
+    err = db_exec(
         c,
         "UPDATE blog_posts SET slug = COALESCE($2, slug), title = COALESCE($3, title), "
         "excerpt = COALESCE($4, excerpt), body = COALESCE($5, body), published_at = CASE WHEN "
@@ -185,29 +219,44 @@ static int update_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
         err = souk_fail(ei, SOUK_NOT_FOUND, "No such post.");
     if (!err && in->slug)
         x->slug = in->slug;
-    x->with_unpublished = 1;
-    return err ? err : load(c, x, ei);
+    if (!err)
+        err = load(c, x, ei);
+    return err ? err : audit_post(c, x, "blog.update", &before, x->out, ei);
 }
 
-int blog_update(struct db *db, const char *slug, const struct blog_in *in, struct arena *a,
-                struct blog_post *out, struct souk_errinfo *ei)
+int blog_update(struct db *db, const struct audit_actor *actor, const char *slug,
+                const struct blog_in *in, struct arena *a, struct blog_post *out,
+                struct souk_errinfo *ei)
 {
-    struct one_args x = {.slug = slug, .in = in, .a = a, .out = out};
+    struct one_args x = {.slug = slug, .actor = actor, .in = in, .a = a, .out = out};
     return db_tx_run(db, update_tx, &x, ei);
 }
 
 static int delete_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
 {
+    struct one_args *x = arg;
     int64_t changed = 0;
-    int err = db_exec(c, "DELETE FROM blog_posts WHERE slug = $1", DB_PARAMS(DBT(arg)),
-                      &changed, ei);
+    int err = load(c, x, ei);
 
-    return !err && !changed ? souk_fail(ei, SOUK_NOT_FOUND, "No such post.") : err;
+    if (!err)
+        err = db_exec(c, "DELETE FROM blog_posts WHERE slug = $1", DB_PARAMS(DBT(x->slug)),
+                      &changed, ei);
+    if (!err && !changed)
+        err = souk_fail(ei, SOUK_NOT_FOUND, "No such post.");
+    return err ? err : audit_post(c, x, "blog.delete", x->out, NULL, ei);
 }
 
-int blog_delete(struct db *db, const char *slug, struct souk_errinfo *ei)
+int blog_delete(struct db *db, const struct audit_actor *actor, const char *slug,
+                struct souk_errinfo *ei)
 {
-    return db_tx_run(db, delete_tx, (void *)slug, ei);
+    struct arena *a = arena_new(0);
+    struct blog_post before;
+    struct one_args x = {.slug = slug, .with_unpublished = 1, .actor = actor, .a = a,
+                         .out = &before};
+    int err = db_tx_run(db, delete_tx, &x, ei);
+
+    arena_free(a);
+    return err;
 }
 
 struct list_args {

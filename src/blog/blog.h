@@ -46,14 +46,21 @@ int blog_slug_valid(const char *s);
 /* The slug made from a title into out (at least "post"). */
 void blog_slug_from_title(const char *title, char out[BLOG_SLUG_MAX + 1]);
 
-int blog_create(struct db *db, const char *author_id, const struct blog_in *in,
+/* Writes by staff; each is audited in its transaction (blog.create,
+ * blog.update, blog.delete: slug, title, body_length, published_at). The
+ * actor of a create is the post's author. */
+struct audit_actor;
+int blog_create(struct db *db, const struct audit_actor *actor, const struct blog_in *in,
                 struct arena *a, struct blog_post *out, struct souk_errinfo *ei);
 /* with_unpublished 0: SOUK_NOT_FOUND for a draft or a scheduled post. */
 int blog_get(struct db *db, const char *slug, int with_unpublished, struct arena *a,
              struct blog_post *out, struct souk_errinfo *ei);
-int blog_update(struct db *db, const char *slug, const struct blog_in *in, struct arena *a,
-                struct blog_post *out, struct souk_errinfo *ei);
-int blog_delete(struct db *db, const char *slug, struct souk_errinfo *ei);
+/* NULL fields of in stay as they are. */
+int blog_update(struct db *db, const struct audit_actor *actor, const char *slug,
+                const struct blog_in *in, struct arena *a, struct blog_post *out,
+                struct souk_errinfo *ei);
+int blog_delete(struct db *db, const struct audit_actor *actor, const char *slug,
+                struct souk_errinfo *ei);
 /* Newest first by publication (drafts by creation). */
 int blog_list(struct db *db, int with_unpublished, const struct keyset *ks, struct arena *a,
               struct blog_post **out, int *n, struct souk_errinfo *ei);

@@ -6,6 +6,8 @@
  */
 #include <string.h>
 
+#include "audit/audit.h"
+#include "auth/auth.h"
 #include "auth/policy.h"
 #include "blog/blog.h"
 #include "core/json.h"
@@ -83,16 +85,24 @@ static int blog_show(struct http_req *req)
     return http_json(req, 200, blog_to_json(&p));
 }
 
+/* The audit's actor (the role is checked by policy_staff before any write). */
+static struct audit_actor staff_actor(const struct http_req *req)
+{
+    return (struct audit_actor){req->user ? req->user->id : NULL,
+                                req->user ? auth_role_name(req->user->role) : NULL};
+}
+
 /* POST /api/blog/ */
 static int blog_post_create(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
+    struct audit_actor actor = staff_actor(req);
     struct blog_post p;
     struct blog_in in;
     int err;
 
     if ((err = policy_staff(req, &ei)) || (err = parse_in(req, 1, &in, &ei)) ||
-        (err = blog_create(req->db, req->user->id, &in, req->arena, &p, &ei)))
+        (err = blog_create(req->db, &actor, &in, req->arena, &p, &ei)))
         return http_problem(req, err, &ei);
     return http_json(req, 201, blog_to_json(&p));
 }
@@ -101,12 +111,13 @@ static int blog_post_create(struct http_req *req)
 static int blog_patch(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
+    struct audit_actor actor = staff_actor(req);
     struct blog_post p;
     struct blog_in in;
     int err;
 
     if ((err = policy_staff(req, &ei)) || (err = parse_in(req, 0, &in, &ei)) ||
-        (err = blog_update(req->db, http_param(req, 0), &in, req->arena, &p, &ei)))
+        (err = blog_update(req->db, &actor, http_param(req, 0), &in, req->arena, &p, &ei)))
         return http_problem(req, err, &ei);
     return http_json(req, 200, blog_to_json(&p));
 }
@@ -115,9 +126,10 @@ static int blog_patch(struct http_req *req)
 static int blog_remove(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
+    struct audit_actor actor = staff_actor(req);
     int err;
 
-    if ((err = policy_staff(req, &ei)) || (err = blog_delete(req->db, http_param(req, 0), &ei)))
+    if ((err = policy_staff(req, &ei)) || (err = blog_delete(req->db, &actor, http_param(req, 0), &ei)))
         return http_problem(req, err, &ei);
     return http_no_content(req);
 }

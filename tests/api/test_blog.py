@@ -60,3 +60,34 @@ def test_patch_and_delete(souk):
     assert_problem(souk.delete(f"/api/blog/{slug}/", token=vendor["access"]), 403, "forbidden")
     assert souk.delete(f"/api/blog/{slug}/", token=admin["access"]).status_code == 204
     assert_problem(souk.delete(f"/api/blog/{slug}/", token=admin["access"]), 404, "not_found")
+
+
+def test_staff_writes_are_audited(souk):
+    mod, admin = make_user(souk, "MODERATOR"), make_user(souk, "ADMIN")
+    slug = "audited-" + uuid.uuid4().hex[:8]
+    post = souk.post("/api/blog/", json={"title": "Audited", "slug": slug, "body": "abc"},
+                     token=mod["access"]).json()
+
+    def entries(action):
+        r = souk.get("/api/admin/audit/", params={"action": action, "target_id": post["id"]},
+                     token=admin["access"])
+        assert r.status_code == 200, r.text
+        return r.json()["results"]
+    [created] = entries("blog.create")
+    assert created["actor_id"] == mod["id"] and created["actor_role"] == "MODERATOR"
+    assert created["target_type"] == "blog_post" and created["before"] is None
+    assert created["after"]["slug"] == slug and created["after"]["body_length"] == 3
+    r = souk.patch(f"/api/blog/{slug}/", json={"title": "Audited 2", "published_at": PAST},
+                   token=admin["access"])
+    assert r.status_code == 200, r.text
+    [updated] = entries("blog.update")
+    assert updated["actor_id"] == admin["id"]
+    assert updated["before"]["title"] == "Audited" and updated["before"]["published_at"] is None
+    assert updated["after"]["title"] == "Audited 2" and updated["after"]["published_at"]
+    # a refused write leaves no entry
+    assert_problem(souk.patch(f"/api/blog/{slug}/", json={"title": 5}, token=admin["access"]),
+                   400, "validation_error")
+    assert len(entries("blog.update")) == 1
+    assert souk.delete(f"/api/blog/{slug}/", token=mod["access"]).status_code == 204
+    [deleted] = entries("blog.delete")
+    assert deleted["before"]["slug"] == slug and deleted["after"] is None
