@@ -273,8 +273,12 @@ int demo_run(struct db *db, int recipes, void (*progress)(long done, long total)
         err = make_chef(db, tag, i, &r, &chefs[i], &ei);
     if (!err)
         err = make_fans(db, tag, chefs, nchefs, &ei);
+    struct demo_specialist specs[DEMO_SPECIALISTS];
+    memset(specs, 0, sizeof specs);
     if (!err)
-        err = demo_projects(db, tag, &ei);
+        err = demo_projects(db, tag, specs, &ei);
+    if (!err)
+        err = demo_home(db, tag, specs, DEMO_SPECIALISTS, &ei);
     if (!err)
         err = demo_listings(db, tag);
     for (long done = 0; !err && done < recipes;) {

@@ -3,7 +3,9 @@
  * Creates chefs (VENDOR users with profiles and two plans each), N recipes
  * across cuisines, dietary tags and difficulties (about a quarter premium,
  * some for sale), and a few customers subscribed to some chefs, so that the
- * README's run command shows a cookbook with something in it. The accounts
+ * README's run command shows a cookbook with something in it; and
+ * specialists, requests, reviews, a promotion, blog posts, listings and
+ * threads (demo_projects.c, demo_home.c, demo_listings.c). The accounts
  * it makes are printed on stdout (password DEMO_PASSWORD).
  *
  * Recipes are inserted in batches (multi-row INSERTs, DEMO_BATCH rows per
@@ -27,7 +29,17 @@ int demo_run(struct db *db, int recipes, void (*progress)(long done, long total)
 /* Home services (demo_projects.c): specialists with projects and generated
  * images; tag makes the e-mail addresses unique per run. */
 struct souk_errinfo;
-int demo_projects(struct db *db, const char *tag, struct souk_errinfo *ei);
+#define DEMO_SPECIALISTS 4
+struct demo_specialist {
+    char user_id[37], vendor_id[37];
+    char project_id[37]; /* the first of its projects */
+};
+int demo_projects(struct db *db, const char *tag, struct demo_specialist out[DEMO_SPECIALISTS],
+                  struct souk_errinfo *ei);
+/* Requests to the specialists (some completed, with reviews and a reply),
+ * a pending promotion and blog posts (demo_home.c). */
+int demo_home(struct db *db, const char *tag, const struct demo_specialist *specs, int n,
+              struct souk_errinfo *ei);
 /* Listings with attributes and coordinates, and a few threads (demo_listings.c). */
 int demo_listings(struct db *db, const char *tag);
 

@@ -15,7 +15,6 @@
 #include "users/users.h"
 #include "vendors/vendors.h"
 
-#define DEMO_SPECIALISTS 4
 #define DEMO_PROJECTS_EACH 3
 
 static const char *const STUDIOS[] = {"Atlas Interiors", "Cedar & Stone", "Bright Renovation",
@@ -25,7 +24,7 @@ static const char *const TITLES[] = {"Open kitchen in oak", "Marble bathroom", "
                                      "Terrace renovation", "Family kitchen", "Guest bathroom"};
 
 static int demo_project(struct db *db, const char *vendor_id, int s, int k, struct arena *a,
-                        struct souk_errinfo *ei)
+                        char project_id[37], struct souk_errinfo *ei)
 {
     struct project_file files[2];
     struct project p;
@@ -49,11 +48,14 @@ static int demo_project(struct db *db, const char *vendor_id, int s, int k, stru
     }
     if (!err)
         err = projects_create(db, vendor_id, &in, files, 2, a, &p, ei);
+    if (!err && k == 0)
+        snprintf(project_id, 37, "%s", p.id);
     json_decref(tags);
     return err;
 }
 
-int demo_projects(struct db *db, const char *tag, struct souk_errinfo *ei)
+int demo_projects(struct db *db, const char *tag, struct demo_specialist out[DEMO_SPECIALISTS],
+                  struct souk_errinfo *ei)
 {
     int err = 0;
     for (int s = 0; s < DEMO_SPECIALISTS && !err; s++) {
@@ -69,8 +71,12 @@ int demo_projects(struct db *db, const char *tag, struct souk_errinfo *ei)
                                    .categories = cats};
             err = vendors_create(db, user_id, &in, a, &p, ei);
         }
+        if (!err) {
+            snprintf(out[s].user_id, sizeof out[s].user_id, "%s", user_id);
+            snprintf(out[s].vendor_id, sizeof out[s].vendor_id, "%s", p.id);
+        }
         for (int k = 0; k < DEMO_PROJECTS_EACH && !err; k++)
-            err = demo_project(db, p.id, s, k, a, ei);
+            err = demo_project(db, p.id, s, k, a, out[s].project_id, ei);
         if (!err && s == 0)
             printf("demo: specialist %s / %s (%s)\n", email, DEMO_PASSWORD, STUDIOS[s]);
         json_decref(cats);
