@@ -18,7 +18,6 @@
 #include "core/clock.h"
 #include "core/uuid.h"
 #include "db/db.h"
-#include "http/http.h"
 #include "jobs/jobs.h"
 #include "payments/payments.h"
 #include "recipes/recipes.h"
@@ -33,7 +32,7 @@
  * only the current winner, while the award is pending and in its window.
  * The attempt is the auction's current one, so this returns the checkout
  * the end job made rather than a second one. */
-static int prepare(struct db_conn *tx, struct arena *a, const struct auth_user *u,
+static int prepare(struct db_conn *tx, struct arena *a, const char *user_id,
                    const char *object_id, const json_t *body, struct checkout_spec *out,
                    struct souk_errinfo *ei)
 {
@@ -48,7 +47,7 @@ static int prepare(struct db_conn *tx, struct arena *a, const struct auth_user *
                    "SELECT w.status, w.amount, w.pay_by, a.currency, a.pay_attempt FROM "
                    "auction_awards w JOIN auctions a ON a.id = w.auction_id WHERE "
                    "w.auction_id = $1 AND w.user_id = $2",
-                   DB_PARAMS(DBT(object_id), DBT(u->id)), &r, ei);
+                   DB_PARAMS(DBT(object_id), DBT(user_id)), &r, ei);
     if (!err && db_nrows(r) == 0)
         err = souk_fail(ei, SOUK_NOT_FOUND, "you have not won this auction");
     else if (!err && strcmp(db_get(r, 0, 0), "pending"))

@@ -40,7 +40,6 @@
 #include "core/money.h"
 #include "core/uuid.h"
 #include "db/db.h"
-#include "http/http.h"
 #include "jobs/jobs.h"
 #include "mail/mail.h"
 #include "orders/orders.h"
@@ -123,7 +122,7 @@ int orders_checkout_open(struct db *db, struct order *o, struct arena *a,
 
 /* POST /api/payments/checkout/ {purpose: "order", id}: the order's current
  * checkout (same attempt: the same session is handed out again). */
-static int prepare(struct db_conn *tx, struct arena *a, const struct auth_user *u,
+static int prepare(struct db_conn *tx, struct arena *a, const char *user_id,
                    const char *object_id, const json_t *body, struct checkout_spec *out,
                    struct souk_errinfo *ei)
 {
@@ -136,7 +135,7 @@ static int prepare(struct db_conn *tx, struct arena *a, const struct auth_user *
         return souk_fail(ei, SOUK_NOT_FOUND, "No such order.");
     if ((err = orders_load_tx(tx, id, a, &o, ei)))
         return err;
-    if (strcmp(o.customer_id, u->id) != 0)
+    if (strcmp(o.customer_id, user_id) != 0)
         return souk_fail(ei, SOUK_NOT_FOUND, "No such order.");
     if (strcmp(o.status, "pending") != 0)
         return souk_fail_code(ei, SOUK_PRECONDITION, "invalid_state",

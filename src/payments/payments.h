@@ -32,7 +32,6 @@
 struct db;
 struct db_conn;
 struct router;
-struct auth_user;
 struct arena;
 
 #define PAYMENTS_ID_MAX 128  /* provider ids (cs_..., pi_..., sub_...) */
@@ -108,14 +107,14 @@ typedef int (*payment_event_fn)(struct db_conn *tx, const struct payment_event *
 
 struct payment_purpose {
     const char *name;
-    /* In a transaction: check that `u` may pay for object_id and describe
+    /* In a transaction: check that the user (user_id) may pay for object_id and describe
      * the charge. The caller (POST /api/payments/checkout/) then sets
      * spec->purpose and spec->user_id, and spec->object_id to the request's
      * id unless prepare set it (to charge for another object it owns, e.g.
      * a row of its own made for this payer). Strings put in *out must live in `a` (the
      * request's arena) or be static. `body` is the request's JSON body.
      * Errors as usual (NOT_FOUND, PRECONDITION, ...). */
-    int (*prepare)(struct db_conn *tx, struct arena *a, const struct auth_user *u,
+    int (*prepare)(struct db_conn *tx, struct arena *a, const char *user_id,
                    const char *object_id, const json_t *body, struct checkout_spec *out,
                    struct souk_errinfo *ei);
     /* Paid: checkout.session.completed with payment_status=paid,

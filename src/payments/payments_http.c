@@ -36,7 +36,7 @@ static int checkout_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
 {
     struct checkout_args *a = arg;
     struct checkout_spec spec = {0};
-    int err = a->purpose->prepare(tx, a->req->arena, a->req->user, a->object_id, a->body, &spec,
+    int err = a->purpose->prepare(tx, a->req->arena, a->req->user->id, a->object_id, a->body, &spec,
                                   ei);
     if (err)
         return err;

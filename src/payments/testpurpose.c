@@ -16,7 +16,7 @@
 #include "core/uuid.h"
 #include "payments/internal.h"
 
-static int prepare(struct db_conn *tx, struct arena *a, const struct auth_user *u,
+static int prepare(struct db_conn *tx, struct arena *a, const char *user_id,
                    const char *object_id, const json_t *body, struct checkout_spec *out,
                    struct souk_errinfo *ei)
 {
@@ -25,7 +25,7 @@ static int prepare(struct db_conn *tx, struct arena *a, const struct auth_user *
     struct jv v;
 
     (void)tx;
-    (void)u;
+    (void)user_id;
     if (!uuid_valid(object_id))
         return souk_fail(ei, SOUK_NOT_FOUND, "no such object");
     jv_begin(&v, body, ei);

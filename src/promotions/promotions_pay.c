@@ -29,7 +29,6 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "db/db.h"
-#include "http/http.h"
 #include "jobs/jobs.h"
 #include "mail/mail.h"
 #include "notify/notify.h"
@@ -161,7 +160,7 @@ static int promo_event(struct db_conn *c, const struct promotion *p, const char 
 
 /* ---- the purpose ---------------------------------------------------------------------------- */
 
-static int prepare(struct db_conn *tx, struct arena *a, const struct auth_user *u,
+static int prepare(struct db_conn *tx, struct arena *a, const char *user_id,
                    const char *object_id, const json_t *body, struct checkout_spec *out,
                    struct souk_errinfo *ei)
 {
@@ -169,7 +168,7 @@ static int prepare(struct db_conn *tx, struct arena *a, const struct auth_user *
     int err = promo_load(tx, object_id, a, &p, ei);
 
     (void)body;
-    if (!err && strcmp(p.owner_id, u->id) != 0)
+    if (!err && strcmp(p.owner_id, user_id) != 0)
         err = souk_fail(ei, SOUK_NOT_FOUND, "No such promotion.");
     if (!err && strcmp(p.status, "pending") != 0)
         err = souk_fail_code(ei, SOUK_PRECONDITION, "invalid_state",

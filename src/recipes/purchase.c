@@ -25,7 +25,6 @@
 #include "core/clock.h"
 #include "core/uuid.h"
 #include "db/db.h"
-#include "http/http.h"
 #include "payments/payments.h"
 #include "recipes/recipes.h"
 
@@ -69,7 +68,7 @@ static int purchase_open(struct db_conn *tx, const char *recipe_id, const char *
     return err;
 }
 
-static int prepare(struct db_conn *tx, struct arena *a, const struct auth_user *u,
+static int prepare(struct db_conn *tx, struct arena *a, const char *user_id,
                    const char *object_id, const json_t *body, struct checkout_spec *out,
                    struct souk_errinfo *ei)
 {
@@ -83,9 +82,9 @@ static int prepare(struct db_conn *tx, struct arena *a, const struct auth_user *
         return souk_fail(ei, SOUK_NOT_FOUND, "No such recipe.");
     if (!r.has_price)
         return souk_fail(ei, SOUK_PRECONDITION, "This recipe is not for sale.");
-    if (!strcmp(r.chef_user_id, u->id))
+    if (!strcmp(r.chef_user_id, user_id))
         return souk_fail(ei, SOUK_PRECONDITION, "This is your own recipe.");
-    if ((err = purchase_open(tx, r.id, u->id, &attempt, ei)))
+    if ((err = purchase_open(tx, r.id, user_id, &attempt, ei)))
         return err;
     out->mode = "payment";
     out->unit_amount = r.price;

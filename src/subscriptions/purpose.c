@@ -46,7 +46,6 @@
 #include "core/arena.h"
 #include "core/clock.h"
 #include "db/db.h"
-#include "http/http.h"
 #include "jobs/jobs.h"
 #include "subscriptions/internal.h"
 
@@ -77,7 +76,7 @@ int subs_checkout_spec_tx(struct db_conn *tx, const struct subscription *s, stru
 
 /* POST /api/payments/checkout/ {"purpose": "subscription", "id": <subscription id>}:
  * the (same) checkout of the caller's incomplete subscription. */
-static int prepare(struct db_conn *tx, struct arena *a, const struct auth_user *u,
+static int prepare(struct db_conn *tx, struct arena *a, const char *user_id,
                    const char *object_id, const json_t *body, struct checkout_spec *out,
                    struct souk_errinfo *ei)
 {
@@ -85,7 +84,7 @@ static int prepare(struct db_conn *tx, struct arena *a, const struct auth_user *
     int err = subs_load(tx, object_id, 0, a, &s, ei);
 
     (void)body;
-    if (!err && strcmp(s.user_id, u->id))
+    if (!err && strcmp(s.user_id, user_id))
         err = souk_fail(ei, SOUK_NOT_FOUND, "No such subscription.");
     if (!err && strcmp(s.status, "incomplete"))
         err = souk_fail(ei, SOUK_PRECONDITION, "This subscription is not awaiting payment.");
