@@ -3,6 +3,7 @@
  * (used by everything after), then payments, then the marketplaces. */
 #include "app.h"
 #include "audit/audit.h"
+#include "core/ratelimit.h"
 #include "admin/admin.h"
 #include "auctions/auctions.h"
 #include "auth/auth.h"

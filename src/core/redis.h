@@ -1,6 +1,6 @@
 /* redis.h - the one place souk turns SOUK_REDIS_URL into a Redis connection.
  *
- * Used by the token denylist (auth/redis_deny.c), shared rate limits (http/ratelimit_redis.c),
+ * Used by the token denylist (auth/redis_deny.c), shared rate limits (core/ratelimit_redis.c),
  * live notifications (notify/notify.c) and the subscription grant cache (subscriptions/cache.c).
  *
  * URL form: redis://[[user]:password@]host[:port][/db] (TLS-less). "user:pw@" logs in as the ACL

@@ -188,18 +188,6 @@ int http_is_multipart(const struct http_req *req);
 int http_multipart(const struct http_req *req, const struct http_part **parts, int *n,
                    struct souk_errinfo *ei);
 
-/* ---- Rate limiting (ratelimit.c) -----------------------------------------
- * Token buckets per key; in-process, or shared through Redis when
- * SOUK_REDIS_URL is set. Returns 0 when allowed, SOUK_RATE_LIMITED with
- * *retry_after (seconds) when not. */
-int ratelimit_init(const char *redis_url); /* NULL/empty: in-process only */
-void ratelimit_shutdown(void);
-int ratelimit_take(const char *key, double per_second, int burst, int *retry_after);
-/* Fixed-window counter (login throttling): adds one to key for a window of
- * `window` seconds and returns the new count; *ttl gets seconds left. */
-long ratelimit_hit(const char *key, int window, int *ttl);
-long ratelimit_count(const char *key, int *ttl);
-void ratelimit_reset(const char *key);
 
 /* ---- Server-sent events (sse.c) ------------------------------------------
  * A stream is a suspended connection fed by the in-process hub; it costs no

@@ -57,6 +57,7 @@
 #include "core/arena.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/ratelimit.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/uuid.h"

@@ -18,7 +18,7 @@
 #include "core/json.h"
 #include "core/uuid.h"
 #include "db/db.h"
-#include "http/http.h"
+#include "core/ratelimit.h"
 #include "db/keyset.h"
 #include "users/users.h"
 

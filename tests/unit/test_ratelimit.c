@@ -12,7 +12,7 @@
 #include <hiredis/hiredis.h>
 
 #include "core/err.h"
-#include "http/http.h"
+#include "core/ratelimit.h"
 
 static char prefix[64];
 

@@ -1,7 +1,7 @@
 /* test_redis.c - core/redis.h: URL forms (ACL user, password, port, db) and connecting to a real
  * redis-server that this test starts on a free loopback port with the default user disabled and
  * one ACL user, so that a connection which drops the user name cannot log in. The denylist
- * (auth/redis_deny.c) and the shared rate limits (http/ratelimit_redis.c) are run against it. */
+ * (auth/redis_deny.c) and the shared rate limits (core/ratelimit_redis.c) are run against it. */
 #include "unit.h"
 
 #include <arpa/inet.h>
@@ -15,7 +15,7 @@
 
 #include "auth/redis_deny.h"
 #include "core/redis.h"
-#include "http/ratelimit_redis.h"
+#include "core/ratelimit_redis.h"
 
 static void test_url_acl_user_port_db(void **state)
 {

@@ -36,9 +36,10 @@
 
 #include "core/arena.h"
 #include "core/clock.h"
+#include "core/err.h"
 #include "core/log.h"
-#include "http/http.h"
-#include "http/ratelimit_redis.h"
+#include "core/ratelimit.h"
+#include "core/ratelimit_redis.h"
 
 #define RL_STRIPES 32
 #define RL_CHAINS 512

@@ -31,7 +31,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/redis.h"
-#include "http/ratelimit_redis.h"
+#include "core/ratelimit_redis.h"
 
 #define RLR_POOL 8
 #define RLR_TIMEOUT_MS 250
