@@ -69,6 +69,7 @@ int app_init_modules(struct db *db, struct souk_errinfo *ei)
     users_init();
     vendors_init();
     mail_init();
+    notify_set_deliver(sse_publish);
     if ((err = notify_init(db, souk_cfg ? souk_cfg->redis_url : NULL, ei)))
         return err;
     if ((err = payments_init(db, ei)))

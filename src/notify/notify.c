@@ -3,7 +3,8 @@
  *
  * notify() inserts the row in the caller's transaction and registers an
  * after-commit hook; a rolled-back change therefore notifies nobody. The
- * hook calls sse_publish() for this node's streams of the user and, when
+ * hook hands it to this node's streams of the user (through the deliver
+ * function app.c sets: sse_publish) and, when
  * SOUK_REDIS_URL is set, PUBLISHes the event on the channel
  * NOTIFY_REDIS_CHANNEL with this node's id. Every node runs one
  * subscriber thread that hands the events of *other* nodes to its own
@@ -26,6 +27,7 @@
  */
 #include <hiredis/hiredis.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +43,6 @@
 #include "core/redis.h"
 #include "core/uuid.h"
 #include "db/db.h"
-#include "http/http.h"
 #include "notify/internal.h"
 #include "notify/notify.h"
 
@@ -127,11 +128,26 @@ static void event_free(void *arg)
     free(e);
 }
 
+static _Atomic(notify_deliver_fn) deliver;
+
+void notify_set_deliver(notify_deliver_fn fn)
+{
+    atomic_store(&deliver, fn);
+}
+
+static void deliver_here(const char *user, const char *id, const char *type, const char *data)
+{
+    notify_deliver_fn fn = atomic_load(&deliver);
+
+    if (fn)
+        fn(user, id, type, data);
+}
+
 static void publish_hook(void *arg)
 {
     const struct event *e = arg;
 
-    sse_publish(e->user, e->id, e->type, e->data);
+    deliver_here(e->user, e->id, e->type, e->data);
     metrics_counter_add("souk_notifications_total", NULL, 1);
     if (N.redis_on) {
         json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:s}", "o", N.node, "u", e->user, "i", e->id,
@@ -191,7 +207,7 @@ static void deliver_remote(const char *msg, size_t len)
     const char *d = json_string_value(json_object_get(m, "d"));
 
     if (o && u && i && t && d && strcmp(o, N.node) != 0)
-        sse_publish(u, i, t, d);
+        deliver_here(u, i, t, d);
     json_decref(m);
 }
 

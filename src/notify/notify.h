@@ -18,6 +18,13 @@ struct router;
 int notify(struct db_conn *tx, const char *user_id, const char *type, const json_t *payload,
            struct souk_errinfo *ei);
 
+/* Hands a committed notification to this node's open event streams: the
+ * HTTP layer's sse_publish, set by app.c before serving (an inversion, so
+ * that notify does not depend on HTTP). NULL (the default): no streams. */
+typedef int (*notify_deliver_fn)(const char *user_id, const char *id, const char *type,
+                                 const char *data);
+void notify_set_deliver(notify_deliver_fn fn);
+
 int notify_init(struct db *db, const char *redis_url, struct souk_errinfo *ei);
 /* The notifications part of the export and the erasure (userdata.h). */
 void notify_userdata_register(void);
