@@ -85,6 +85,9 @@ int app_init_modules(struct db *db, struct souk_errinfo *ei)
     requests_userdata_register();
     if ((err = projects_init(db, ei)) || (err = promotions_init(db, ei)))
         return err;
+    size_t per_file, per_body;
+    projects_upload_limits(&per_file, &per_body);
+    http_multipart_config(media_tmp_dir(), per_file, per_body);
     if ((err = listings_init(db, ei)) || (err = messaging_init(db, ei)))
         return err;
     return SOUK_OK;

@@ -15,7 +15,6 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "db/db.h"
-#include "http/http.h"
 #include "jobs/jobs.h"
 #include "media/media.h"
 #include "moderation/moderation.h"
@@ -123,16 +122,20 @@ static int job_gc(struct db *db, const struct job *job, struct souk_errinfo *ei)
     return young ? souk_fail(ei, SOUK_RETRY, "media.gc: a file was stored again just now") : 0;
 }
 
+void projects_upload_limits(size_t *per_file, size_t *per_body)
+{
+    *per_file = souk_cfg && souk_cfg->media_max_bytes ? souk_cfg->media_max_bytes
+                                                      : (size_t)10 << 20;
+    *per_body = PROJECT_MEDIA_MAX * *per_file + (1u << 20); /* the files and the text fields */
+}
+
 int projects_init(struct db *db, struct souk_errinfo *ei)
 {
     const char *dir = souk_cfg && souk_cfg->media_dir[0] ? souk_cfg->media_dir : "./data/media";
-    size_t per_file = souk_cfg && souk_cfg->media_max_bytes ? souk_cfg->media_max_bytes
-                                                            : (size_t)10 << 20;
     int err = media_init(dir, ei);
     (void)db;
     if (err)
         return err;
-    http_multipart_config(media_tmp_dir(), per_file, PROJECT_MEDIA_MAX * per_file + (1u << 20));
     projects_jobs_register();
     moderation_register_kind(&projects_moderation_kind);
     projects_userdata_register();

@@ -161,6 +161,10 @@ int projects_specialist_of(struct db *db, const char *user_id, char vendor_id[37
 /* Once at start: media (libvips, libmagic, SOUK_MEDIA_DIR), the multipart
  * limits (12 x SOUK_MEDIA_MAX_BYTES + 1 MiB per body), the job kinds. */
 int projects_init(struct db *db, struct souk_errinfo *ei);
+/* The multipart limits of a project upload (SOUK_MEDIA_MAX_BYTES per file;
+ * PROJECT_MEDIA_MAX files and the text fields per body), which app.c gives
+ * the HTTP layer together with media_tmp_dir() after projects_init. */
+void projects_upload_limits(size_t *per_file, size_t *per_body);
 /* Job kinds and the HTTP routes (projects_http.c). */
 void projects_jobs_register(void);
 /* The export and erasure parts "projects" and "favorites" (erase.c; userdata.h). */
