@@ -48,7 +48,7 @@ void app_register_routes(struct router *r)
     userdata_http_register(r);
     admin_http_register(r);
     projects_http_register(r);
-    media_http_register(r);
+    projects_media_http_register(r);
     requests_http_register(r);
     promotions_http_register(r);
     blog_http_register(r);

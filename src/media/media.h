@@ -58,8 +58,5 @@ int media_read(const char *sha256, char **data, size_t *len, struct souk_errinfo
 int media_make_image(int width, int height, int seed, const char *content_type,
                      char sha256[MEDIA_HASH_LEN], int64_t *size, struct souk_errinfo *ei);
 
-struct router;
-/* GET /media/{name} (media_http.c). */
-void media_http_register(struct router *r);
 
 #endif

@@ -170,6 +170,8 @@ void projects_jobs_register(void);
 /* The export and erasure parts "projects" and "favorites" (erase.c; userdata.h). */
 void projects_userdata_register(void);
 void projects_http_register(struct router *r);
+/* GET /media/{name}: the showcase's files (media_http.c). */
+void projects_media_http_register(struct router *r);
 
 /* Hides (hidden != 0) or shows a live project: a hidden project leaves every
  * public list, search and count; its detail is 404 except to its owner and

@@ -1,10 +1,11 @@
-/* media_http.c - GET /media/<media id>[-thumb].<ext> (API.md § Home services:
+/* media_http.c (projects) - GET /media/<media id>[-thumb].<ext> (API.md § Home services:
  * served with the sniffed Content-Type, X-Content-Type-Options: nosniff,
  * an ETag with 304 on If-None-Match, Cache-Control: public, max-age=31536000,
  * immutable; 404 at once for a file no live media row refers to).
  * The URL names the media, so it stays the same when the metadata-stripping
  * job points the row at the stripped file; the ETag is the file's content
- * hash. The rows are src/projects' (projects_media_lookup). Stateless.
+ * hash. The rows are the showcase's (projects_media_lookup); the files, src/media's.
+ * Stateless.
  */
 #include <stdio.h>
 #include <string.h>
@@ -44,7 +45,7 @@ static int media_get(struct http_req *req)
     return 0;
 }
 
-void media_http_register(struct router *r)
+void projects_media_http_register(struct router *r)
 {
     http_route(r, "GET", "/media/{name}", media_get, ROUTE_NO_API | ROUTE_PUBLIC,
                "A stored upload by content hash");
