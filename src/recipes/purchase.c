@@ -142,5 +142,6 @@ int recipes_init(struct db *db, struct souk_errinfo *ei)
     payments_register_purpose(&recipe_purpose);
     recipes_userdata_register();
     recipes_moderation_register();
+    recipes_vendor_stats_register();
     return 0;
 }

@@ -44,6 +44,7 @@
 #include "recipes/recipes.h"
 #include "moderation/moderation.h"
 #include "userdata/userdata.h"
+#include "vendors/vendors.h"
 
 #define RCOLS                                                                                      \
     "r.id, r.chef_id, v.user_id, v.business_name, r.title, r.summary, r.ingredients, "             \
@@ -754,6 +755,29 @@ int recipes_list(struct db_conn *c, const struct recipe_filter *f, const struct 
     }
     db_res_free(res);
     return 0;
+}
+
+/* ---- vendor statistics (vendors.h) ----------------------------------------------- */
+
+static int fill_stats(struct db_conn *c, const char *const *ids, int n, const char *viewer,
+                      struct vendor_stats *out, struct souk_errinfo *ei)
+{
+    int64_t all[RECIPE_COUNT_BATCH_MAX], premium[RECIPE_COUNT_BATCH_MAX];
+    int err = recipes_count_for_chefs(c, ids, n, all, premium, ei);
+
+    (void)viewer;
+    for (int i = 0; !err && i < n; i++) {
+        out[i].recipe_count = all[i];
+        out[i].premium_recipe_count = premium[i];
+    }
+    return err;
+}
+
+static const struct vendor_stats_source stats_source = {fill_stats};
+
+void recipes_vendor_stats_register(void)
+{
+    vendors_register_stats(&stats_source);
 }
 
 /* ---- moderation ------------------------------------------------------------------ */

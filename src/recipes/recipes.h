@@ -27,7 +27,6 @@ struct arena;
 struct db;
 struct db_conn;
 struct router;
-struct http_req;
 
 #define RECIPE_TITLE_MAX          200
 #define RECIPE_TEXT_MAX           20000
@@ -221,10 +220,9 @@ void recipes_userdata_register(void);
 int recipes_set_hidden(struct db_conn *c, const char *id, int hidden, struct souk_errinfo *ei);
 /* Registers the moderation kind "recipe" (at init). */
 void recipes_moderation_register(void);
-/* /api/recipes/..., see API.md § Recipes. */
+/* /api/recipes/... and /api/chefs/{id}/recipes/, see API.md § Recipes. */
 void recipes_http_register(struct router *r);
-/* GET /api/chefs/{id}/recipes/ body, for src/vendors: the chef's recipes,
- * access-filtered and paginated exactly as /api/recipes/?chef=<id>. */
-int recipes_http_chef_list(struct http_req *req, const char *chef_id);
+/* Registers the recipe counts of vendor statistics (vendors.h), at init. */
+void recipes_vendor_stats_register(void);
 
 #endif

@@ -566,9 +566,18 @@ static int list_run(struct http_req *req, const char *chef_id)
     return http_json(req, 200, env);
 }
 
-int recipes_http_chef_list(struct http_req *req, const char *chef_id)
+/* GET /api/chefs/{id}/recipes/: the chef's recipes, access-filtered and
+ * paginated exactly as /api/recipes/?chef=<id>. */
+static int chef_recipes(struct http_req *req)
 {
-    return list_run(req, chef_id);
+    struct souk_errinfo ei = {0};
+    struct vendor_profile p;
+    int err;
+
+    if ((err = policy_anyone(req, &ei)) ||
+        (err = vendors_get(req->db, http_param(req, 0), req->arena, &p, &ei)))
+        return http_problem(req, err, &ei);
+    return list_run(req, p.id);
 }
 
 /* GET /api/recipes/, /api/recipes/global/, /api/recipes/search/ */
@@ -583,6 +592,7 @@ void recipes_http_register(struct router *r)
                "Recipes, newest first, premium ones locked unless the caller may open them");
     http_route(r, "POST", "/api/recipes/", recipe_post, 0,
                "Publish a recipe (VENDOR with profile)");
+    http_route(r, "GET", "/api/chefs/{id}/recipes/", chef_recipes, 0, "A chef's recipes");
     http_route(r, "GET", "/api/recipes/global/", recipe_list, 0,
                "The global cookbook: every chef's recipes with the chef embedded");
     http_route(r, "GET", "/api/recipes/search/", recipe_list, 0,

@@ -227,8 +227,50 @@ static int subs_subscribe(struct http_req *req)
     return http_json(req, 201, out);
 }
 
+struct subscribers_args {
+    const char *chef_id;
+    int with_list;
+    int64_t count;
+    json_t *out;
+};
+
+static int subscribers_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    struct subscribers_args *s = arg;
+    int err = subscriptions_count_for_chef(c, s->chef_id, &s->count, ei);
+
+    if (!err && s->with_list) /* the newest 100 subscribers */
+        err = subscriptions_list_subscribers(c, s->chef_id, 100, &s->out, ei);
+    return err;
+}
+
+/* GET /api/chefs/{id}/subscribers/: the count; the subscribers too for the
+ * chef and ADMIN. */
+static int chef_subscribers(struct http_req *req)
+{
+    struct souk_errinfo ei = {0};
+    struct vendor_profile p;
+    struct subscribers_args sa = {0};
+    json_t *out;
+    int err;
+
+    if ((err = policy_anyone(req, &ei)) ||
+        (err = vendors_get(req->db, http_param(req, 0), req->arena, &p, &ei)))
+        return http_problem(req, err, &ei);
+    sa.chef_id = p.id;
+    sa.with_list = policy_sees_private(req, p.user_id);
+    if ((err = db_run(req->db, subscribers_fn, &sa, &ei)))
+        return http_problem(req, err, &ei);
+    out = json_pack("{s:I}", "subscriber_count", (json_int_t)sa.count);
+    if (sa.out)
+        json_object_set_new(out, "results", sa.out);
+    return http_json(req, 200, out);
+}
+
 void subscriptions_http_register(struct router *r)
 {
+    http_route(r, "GET", "/api/chefs/{id}/subscribers/", chef_subscribers, 0,
+               "Subscriber count (and subscribers for the owner and ADMIN)");
     http_route(r, "GET", "/api/subscriptions/", subs_list, 0,
                "The caller's subscriptions (granting access now; ?status=S|all)");
     http_route(r, "POST", "/api/subscriptions/subscribe/", subs_subscribe, 0,
@@ -245,12 +287,30 @@ void subscriptions_http_register(struct router *r)
                "Undo a pending cancel");
 }
 
+/* subscriber_count and is_subscribed of vendor statistics (vendors.h). */
+static int fill_stats(struct db_conn *c, const char *const *ids, int n, const char *viewer,
+                      struct vendor_stats *out, struct souk_errinfo *ei)
+{
+    int64_t subs[SUBSCRIPTIONS_COUNT_BATCH_MAX];
+    int err = subscriptions_count_for_chefs(c, ids, n, subs, ei);
+
+    for (int i = 0; !err && i < n; i++) {
+        out[i].subscriber_count = subs[i];
+        if (viewer)
+            err = subscriptions_is_subscribed(c, viewer, ids[i], &out[i].is_subscribed, ei);
+    }
+    return err;
+}
+
+static const struct vendor_stats_source subs_stats_source = {fill_stats};
+
 int subscriptions_init(struct db *db, struct souk_errinfo *ei)
 {
     (void)db;
     subs_purpose_register();
     subs_jobs_register();
     subs_userdata_register();
+    vendors_register_stats(&subs_stats_source);
     return subs_cache_start(souk_cfg ? souk_cfg->redis_url : NULL, ei);
 }
 

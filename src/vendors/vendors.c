@@ -17,8 +17,6 @@
 #include "core/uuid.h"
 #include "db/db.h"
 #include "projects/specialists.h"
-#include "recipes/recipes.h"
-#include "subscriptions/subscriptions.h"
 #include "db/keyset.h"
 #include "users/users.h"
 #include "vendors/vendors.h"
@@ -430,38 +428,22 @@ int vendors_plan_create(struct db *db, const struct plan *in, struct arena *a, s
 /* ---- statistics ----------------------------------------------------------------------------
  * THE place for numbers about a vendor: every endpoint that shows
  * subscriber_count, recipe_count, premium_recipe_count or is_subscribed
- * gets them from here. The counts come from the domains that own them
- * (recipes.h, subscriptions.h); is_subscribed is answered from the
- * subscription status cache. */
-struct stats_args {
-    const char *vendor_id;
-    const char *viewer;
-    struct vendor_stats *out;
-};
+ * gets them from here. The counts come from the sources the owning domains
+ * register (vendors.h: recipes, subscriptions), one grouped query per count
+ * for a page of vendors; is_subscribed comes from the subscription status
+ * cache. */
+static const struct vendor_stats_source *sources[VENDOR_STATS_SOURCES_MAX];
+static int nsources;
 
-static int stats_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+void vendors_register_stats(const struct vendor_stats_source *s)
 {
-    struct stats_args *s = arg;
-    int err = recipes_count_for_chef(c, s->vendor_id, &s->out->recipe_count,
-                                     &s->out->premium_recipe_count, ei);
-
-    if (!err)
-        err = subscriptions_count_for_chef(c, s->vendor_id, &s->out->subscriber_count, ei);
-    if (!err && s->viewer)
-        err = subscriptions_is_subscribed(c, s->viewer, s->vendor_id, &s->out->is_subscribed, ei);
-    return err;
+    for (int i = 0; i < nsources; i++)
+        if (sources[i] == s)
+            return; /* an init that runs twice */
+    if (nsources < VENDOR_STATS_SOURCES_MAX)
+        sources[nsources++] = s;
 }
 
-int vendors_stats(struct db *db, const char *vendor_id, const char *viewer_user_id,
-                  struct vendor_stats *out, struct souk_errinfo *ei)
-{
-    memset(out, 0, sizeof *out);
-    return db_run(db, stats_fn, &(struct stats_args){vendor_id, viewer_user_id, out}, ei);
-}
-
-/* The same numbers for a page of vendors: one grouped query per count
- * (instead of two per vendor) and is_subscribed from the status cache,
- * which loads all of the viewer's grants on its first miss. */
 struct stats_page_args {
     const char *const *ids;
     int n;
@@ -472,21 +454,20 @@ struct stats_page_args {
 static int stats_page_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
 {
     struct stats_page_args *s = arg;
-    int64_t all[VENDOR_STATS_BATCH_MAX], premium[VENDOR_STATS_BATCH_MAX];
-    int64_t subs[VENDOR_STATS_BATCH_MAX];
-    int err = recipes_count_for_chefs(c, s->ids, s->n, all, premium, ei);
+    int err = 0;
 
-    if (!err)
-        err = subscriptions_count_for_chefs(c, s->ids, s->n, subs, ei);
-    for (int i = 0; !err && i < s->n; i++) {
-        s->out[i].recipe_count = all[i];
-        s->out[i].premium_recipe_count = premium[i];
-        s->out[i].subscriber_count = subs[i];
-        if (s->viewer)
-            err = subscriptions_is_subscribed(c, s->viewer, s->ids[i], &s->out[i].is_subscribed,
-                                              ei);
-    }
+    for (int i = 0; !err && i < nsources; i++)
+        err = sources[i]->fill(c, s->ids, s->n, s->viewer, s->out, ei);
     return err;
+}
+
+int vendors_stats(struct db *db, const char *vendor_id, const char *viewer_user_id,
+                  struct vendor_stats *out, struct souk_errinfo *ei)
+{
+    const char *ids[1] = {vendor_id};
+
+    memset(out, 0, sizeof *out);
+    return db_run(db, stats_page_fn, &(struct stats_page_args){ids, 1, viewer_user_id, out}, ei);
 }
 
 int vendors_stats_page(struct db *db, const char *const *vendor_ids, int n,

@@ -109,6 +109,18 @@ int vendors_plan_create(struct db *db, const struct plan *in, struct arena *a, s
                         struct souk_errinfo *ei);
 
 /* Every statistic about a vendor, for a viewer (NULL: anonymous). */
+/* The domains that count something about vendors (recipes: recipe counts;
+ * subscriptions: subscriber_count, is_subscribed) register a source at init
+ * that fills their fields of out[0..n) for ids[0..n) (n <=
+ * VENDOR_STATS_BATCH_MAX; viewer NULL when anonymous), in the caller's
+ * transaction. An inversion: vendors reads neither's tables nor headers. */
+struct vendor_stats_source {
+    int (*fill)(struct db_conn *c, const char *const *ids, int n, const char *viewer,
+                struct vendor_stats *out, struct souk_errinfo *ei);
+};
+#define VENDOR_STATS_SOURCES_MAX 4
+void vendors_register_stats(const struct vendor_stats_source *s);
+
 int vendors_stats(struct db *db, const char *vendor_id, const char *viewer_user_id,
                   struct vendor_stats *out, struct souk_errinfo *ei);
 /* The same for a page of vendors (lists): out[i] for vendor_ids[i], with one

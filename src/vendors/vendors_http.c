@@ -14,8 +14,6 @@
 #include "db/db.h"
 #include "http/http.h"
 #include "projects/specialists.h"
-#include "recipes/recipes.h"
-#include "subscriptions/subscriptions.h"
 #include "db/keyset.h"
 #include "users/users.h"
 #include "vendors/vendors.h"
@@ -266,56 +264,6 @@ static int chef_put(struct http_req *req)
     return http_json(req, 200, j);
 }
 
-/* GET /api/chefs/{id}/recipes/: the chef's recipes, access-filtered and
- * paginated exactly as /api/recipes/?chef=<id> (src/recipes). */
-static int chef_recipes(struct http_req *req)
-{
-    struct souk_errinfo ei = {0};
-    struct vendor_profile p;
-    int err;
-
-    if ((err = policy_anyone(req, &ei)) ||
-        (err = vendors_get(req->db, http_param(req, 0), req->arena, &p, &ei)))
-        return http_problem(req, err, &ei);
-    return recipes_http_chef_list(req, p.id);
-}
-
-struct subscribers_args {
-    const char *chef_id;
-    json_t *out;
-};
-
-static int subscribers_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
-{
-    struct subscribers_args *s = arg;
-    return subscriptions_list_subscribers(c, s->chef_id, 100, &s->out, ei);
-}
-
-/* GET /api/chefs/{id}/subscribers/ */
-static int chef_subscribers(struct http_req *req)
-{
-    struct souk_errinfo ei = {0};
-    struct vendor_profile p;
-    struct vendor_stats st;
-    json_t *out;
-    int err;
-
-    if ((err = policy_anyone(req, &ei)) ||
-        (err = vendors_get(req->db, http_param(req, 0), req->arena, &p, &ei)) ||
-        (err = vendors_stats(req->db, p.id, req->user ? req->user->id : NULL, &st, &ei)))
-        return http_problem(req, err, &ei);
-    out = json_pack("{s:I}", "subscriber_count", (json_int_t)st.subscriber_count);
-    if (policy_sees_private(req, p.user_id)) { /* the newest 100 subscribers */
-        struct subscribers_args sa = {p.id, NULL};
-        if ((err = db_run(req->db, subscribers_fn, &sa, &ei))) {
-            json_decref(out);
-            return http_problem(req, err, &ei);
-        }
-        json_object_set_new(out, "results", sa.out);
-    }
-    return http_json(req, 200, out);
-}
-
 /* GET /api/chefs/{id}/plans/: active plans; the owner and ADMIN see all. */
 static int chef_plans(struct http_req *req)
 {
@@ -414,9 +362,6 @@ void vendors_http_register(struct router *r)
     http_route(r, "GET", "/api/chefs/", chefs_list, 0, "List chefs (vendor profiles)");
     http_route(r, "GET", "/api/chefs/{id}/", chef_get, 0, "A chef with statistics");
     http_route(r, "PUT", "/api/chefs/{id}/", chef_put, 0, "Update a chef (owner, ADMIN)");
-    http_route(r, "GET", "/api/chefs/{id}/recipes/", chef_recipes, 0, "A chef's recipes");
-    http_route(r, "GET", "/api/chefs/{id}/subscribers/", chef_subscribers, 0,
-               "Subscriber count (and subscribers for the owner and ADMIN)");
     http_route(r, "GET", "/api/chefs/{id}/plans/", chef_plans, 0, "A chef's plans");
     http_route(r, "POST", "/api/chefs/{id}/plans/", chef_plan_post, 0,
                "Create a plan (owner)");
