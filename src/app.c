@@ -54,6 +54,7 @@ void app_register_routes(struct router *r)
     blog_http_register(r);
     listings_http_register(r);
     messaging_http_register(r);
+    ops_schema_finalize(r); /* last: the schema lists what this router serves */
 }
 
 /* Everything a node needs before it serves or runs jobs, except the job

@@ -3,13 +3,17 @@
  *   GET /healthz      the process is up (no database access)
  *   GET /readyz       the database answers `SELECT 1` (503 while stopping)
  *   GET /metrics      Prometheus text (see core/metrics.h)
- *   GET /api/schema/  the OpenAPI document embedded at build time
+ *   GET /api/schema/  the OpenAPI document embedded at build time, less the
+ *                     operations marked x-souk-test-only that this server
+ *                     does not serve (ops_schema_finalize), so that it lists
+ *                     exactly the routes the running binary serves
  *   GET /api/docs/    a page rendering that document; self-contained (no
  *                     CDN): a small vanilla-JS renderer below, which builds
  *                     the DOM with textContent only (no HTML injection).
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/metrics.h"
 #include "db/db.h"
@@ -50,8 +54,80 @@ static int get_metrics(struct http_req *req)
     return 0;
 }
 
+/* The document served: the embedded one, or its trimmed copy (set once,
+ * before the server serves; read-only afterwards). */
+static char *schema_trimmed;
+
+/* "/api/x/{id}/" -> "/api/x/{}/" (parameter names differ between the two). */
+static void template_shape(const char *t, char *out, size_t n)
+{
+    size_t o = 0;
+
+    for (; *t && o + 3 < n; t++) {
+        out[o++] = *t;
+        if (*t == '{')
+            while (t[1] && t[1] != '}')
+                t++;
+    }
+    out[o] = 0;
+}
+
+static int route_served(const struct http_route_info *routes, int n, const char *method,
+                        const char *path)
+{
+    char want[256], have[256];
+
+    template_shape(path, want, sizeof want);
+    for (int i = 0; i < n; i++) {
+        template_shape(routes[i].tmpl, have, sizeof have);
+        if (!strcasecmp(routes[i].method, method) && !strcmp(have, want))
+            return 1;
+    }
+    return 0;
+}
+
+/* Drops from paths the test-only operations that are not served; returns how many. */
+static int drop_unserved(json_t *paths, const struct http_route_info *routes, int n)
+{
+    const char *path, *method;
+    json_t *item, *op, *tmp, *tmp2;
+    int dropped = 0;
+
+    json_object_foreach_safe(paths, tmp, path, item) {
+        json_object_foreach_safe(item, tmp2, method, op) {
+            if (json_is_true(json_object_get(op, "x-souk-test-only")) &&
+                !route_served(routes, n, method, path)) {
+                json_object_del(item, method);
+                dropped++;
+            }
+        }
+        if (!json_object_get(item, "get") && !json_object_get(item, "post") &&
+            !json_object_get(item, "put") && !json_object_get(item, "patch") &&
+            !json_object_get(item, "delete"))
+            json_object_del(paths, path);
+    }
+    return dropped;
+}
+
+void ops_schema_finalize(const struct router *r)
+{
+    enum { ROUTES_MAX = 1024 };
+    struct http_route_info *routes = calloc(ROUTES_MAX, sizeof *routes);
+    json_t *doc = json_loadb(souk_openapi_json, souk_openapi_json_len, 0, NULL);
+    int n = routes ? http_routes(r, routes, ROUTES_MAX) : 0;
+
+    if (doc && routes && !schema_trimmed &&
+        drop_unserved(json_object_get(doc, "paths"), routes, n) > 0)
+        schema_trimmed = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    free(routes);
+}
+
 static int get_schema(struct http_req *req)
 {
+    if (schema_trimmed)
+        return http_text(req, 200, "application/json; charset=utf-8", schema_trimmed,
+                         strlen(schema_trimmed));
     return http_text(req, 200, "application/json; charset=utf-8", souk_openapi_json,
                      souk_openapi_json_len);
 }

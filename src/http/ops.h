@@ -7,5 +7,9 @@
 struct router;
 
 void ops_http_register(struct router *r);
+/* Once every route of the API server is registered (app_register_routes
+ * calls it last): the schema served drops the x-souk-test-only operations
+ * that router does not serve. */
+void ops_schema_finalize(const struct router *r);
 
 #endif
