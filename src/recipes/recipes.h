@@ -206,6 +206,27 @@ json_t *recipes_to_json(const struct recipe *r, enum recipe_access access);
 int recipes_render_for_user(struct db_conn *c, const char *recipe_id, const char *user_id, int role,
                             struct arena *a, json_t **out, struct souk_errinfo *ei);
 
+/* ---- visible lists (visible.c) ------------------------------------------- */
+/* A page of the recipes v may see, matching f, after cur: at most size + 1
+ * rows (one more than a page says that more exist), in fetch order, each
+ * with its access. A search (f->q) drops every row that matched only
+ * through text v may not open, and reads on in batches until the page is
+ * full. The _tx form runs in the caller's transaction. */
+struct recipe_page {
+    struct recipe *rows;
+    enum recipe_access *acc;
+    int n;
+};
+int recipes_list_visible(struct db *db, const struct recipe_viewer *v,
+                         const struct recipe_filter *f, const struct recipe_cursor *cur, int size,
+                         struct arena *a, struct recipe_page *out, struct souk_errinfo *ei);
+int recipes_list_visible_tx(struct db_conn *c, const struct recipe_viewer *v,
+                            const struct recipe_filter *f, const struct recipe_cursor *cur,
+                            int size, struct arena *a, struct recipe_page *out,
+                            struct souk_errinfo *ei);
+/* The keyset key of r in ordering o (new reference: a string or an integer). */
+json_t *recipes_sort_key(const struct recipe *r, enum recipe_order o);
+
 /* ---- purchases (recipes.c) ---------------------------------------------- */
 int recipes_purchase_mark_paid(struct db_conn *tx, const char *recipe_id, const char *user_id,
                                const char *payment_id, struct souk_errinfo *ei);

@@ -2,13 +2,12 @@
  * cookbook): parse -> authorize (policy) -> the domain -> respond, with every
  * recipe rendered through the access rule (access.c).
  *
- * Lists (/api/recipes/, /global/, /search/, and /api/chefs/{id}/recipes/
- * through recipes_http_chef_list) share one implementation: filters, keyset
+ * Lists (/api/recipes/, /global/, /search/ and /api/chefs/{id}/recipes/)
+ * share one implementation: filters, keyset
  * pagination on the chosen ordering (cursor {"k": key, "id", "d"}), chefs
- * embedded by the query's join. A search post-filters: a row whose match
- * needed its locked fields is dropped unless the caller may open it, and the
- * list reads on until the page is full, so locked text never leaks through
- * a search result.
+ * embedded by the query's join. Which rows the caller sees is
+ * recipes_list_visible's (visible.c): a search drops a row whose match needed
+ * its locked fields unless the caller may open it.
  *
  * Anonymous list answers are cached for LIST_CACHE_TTL_US per exact query
  * and dropped when any recipe is written on this node (recipes_generation);
@@ -34,7 +33,6 @@
 
 #define LIST_CACHE_SLOTS   512
 #define LIST_CACHE_TTL_US  (INT64_C(5) * 1000000)
-#define SEARCH_BATCHES_MAX 20
 
 static const char *const DIFFICULTIES[] = {"easy", "medium", "hard", NULL};
 
@@ -341,14 +339,6 @@ static int key_is_text(enum recipe_order o)
     return o == RECIPE_ORDER_TITLE || o == RECIPE_ORDER_TITLE_DESC;
 }
 
-static json_t *key_of(const struct recipe *r, enum recipe_order o)
-{
-    if (key_is_text(o))
-        return json_string(r->title);
-    if (o == RECIPE_ORDER_COOK || o == RECIPE_ORDER_COOK_DESC)
-        return json_integer(r->cook_minutes);
-    return json_integer(r->created_at);
-}
 
 static int cursor_parse(const struct page *pg, enum recipe_order o, struct recipe_cursor *cur,
                         struct souk_errinfo *ei)
@@ -372,7 +362,7 @@ static int cursor_parse(const struct page *pg, enum recipe_order o, struct recip
 static char *cursor_of(struct http_req *req, const struct recipe *r, enum recipe_order o,
                        const char *dir)
 {
-    json_t *c = json_pack("{s:o, s:s, s:s}", "k", key_of(r, o), "id", r->id, "d", dir);
+    json_t *c = json_pack("{s:o, s:s, s:s}", "k", recipes_sort_key(r, o), "id", r->id, "d", dir);
     char *s = page_cursor_encode(req, c);
 
     json_decref(c);
@@ -382,82 +372,28 @@ static char *cursor_of(struct http_req *req, const struct recipe *r, enum recipe
 /* ---- the list -------------------------------------------------------------------------------- */
 
 struct list_args {
-    struct http_req *req;
-    const struct recipe_filter *f;
+    struct recipe_filter *f;
     struct recipe_cursor cur;
     int size;
-    struct recipe *rows; /* kept rows, fetch order */
-    enum recipe_access *acc;
-    int n;
+    struct recipe_page page; /* visible.c: kept rows, fetch order */
 };
-
-/* One batch: fetch, check access, keep what the caller may see matched. */
-static int list_batch(struct db_conn *c, struct list_args *la, int want, int *fetched,
-                      struct souk_errinfo *ei)
-{
-    struct recipe_viewer v = viewer_of(la->req);
-    struct recipe_access_ctx ctx;
-    struct recipe *rs;
-    int n, err;
-
-    if ((err = recipes_list(c, la->f, &la->cur, want, la->req->arena, &rs, &n, ei)))
-        return err;
-    *fetched = n;
-    recipes_access_begin(&ctx, c, &v);
-    if ((err = recipes_access_prefetch(&ctx, rs, n, ei)))
-        return err;
-    for (int i = 0; i < n && la->n < la->size + 1; i++) {
-        enum recipe_access acc;
-        if ((err = recipes_access_check(&ctx, &rs[i], &acc, ei)))
-            return err;
-        if (la->f->q && acc != RECIPE_OPEN && !rs[i].public_match)
-            continue; /* matched only through fields the caller may not see */
-        la->rows[la->n] = rs[i];
-        la->acc[la->n++] = acc;
-    }
-    if (n > 0) { /* read on after the last fetched row, same direction */
-        json_t *k = key_of(&rs[n - 1], la->f->order);
-        la->cur.has = 1;
-        la->cur.k_int = json_integer_value(k);
-        la->cur.k_str = arena_strdup(la->req->arena, json_string_value(k));
-        snprintf(la->cur.id, sizeof la->cur.id, "%s", rs[n - 1].id);
-        json_decref(k);
-    }
-    return 0;
-}
-
-static int list_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
-{
-    struct list_args *la = arg;
-    int want = la->size + 1, fetched = 0, err;
-
-    la->rows = arena_calloc(la->req->arena, (size_t)want, sizeof *la->rows);
-    la->acc = arena_calloc(la->req->arena, (size_t)want, sizeof *la->acc);
-    for (int b = 0; b < SEARCH_BATCHES_MAX && la->n < want; b++) {
-        if ((err = list_batch(c, la, want, &fetched, ei)))
-            return err;
-        if (fetched < want || !la->f->q)
-            break;
-    }
-    return 0;
-}
 
 /* Display order, links as pagination.c describes. */
 static json_t *list_envelope(struct http_req *req, const struct page *pg, struct list_args *la)
 {
-    int more = la->n > la->size, n = more ? la->size : la->n;
+    int more = la->page.n > la->size, n = more ? la->size : la->page.n;
     const struct recipe *first, *last;
     json_t *results = json_array();
     const char *next = NULL, *prev = NULL;
 
     for (int i = 0; i < n; i++) {
         int k = la->cur.backwards ? n - 1 - i : i;
-        json_array_append_new(results, recipes_to_json(&la->rows[k], la->acc[k]));
+        json_array_append_new(results, recipes_to_json(&la->page.rows[k], la->page.acc[k]));
     }
     if (n == 0)
         return page_envelope(req, results, NULL, NULL);
-    first = &la->rows[la->cur.backwards ? n - 1 : 0];
-    last = &la->rows[la->cur.backwards ? 0 : n - 1];
+    first = &la->page.rows[la->cur.backwards ? n - 1 : 0];
+    last = &la->page.rows[la->cur.backwards ? 0 : n - 1];
     if (!pg->backwards) {
         next = more ? cursor_of(req, last, la->f->order, "n") : NULL;
         prev = pg->cursor ? cursor_of(req, first, la->f->order, "p") : NULL;
@@ -541,7 +477,8 @@ static int list_run(struct http_req *req, const char *chef_id)
 {
     struct souk_errinfo ei = {0};
     struct recipe_filter f;
-    struct list_args la = {.req = req, .f = &f};
+    struct list_args la = {.f = &f};
+    struct recipe_viewer v = viewer_of(req);
     unsigned long gen = recipes_generation();
     const char *key = NULL;
     struct page pg;
@@ -558,7 +495,8 @@ static int list_run(struct http_req *req, const char *chef_id)
     if (chef_id)
         f.chef_id = chef_id;
     la.size = pg.size;
-    if ((err = db_run(req->db, list_fn, &la, &ei)))
+    if ((err = recipes_list_visible(req->db, &v, &f, &la.cur, la.size, req->arena, &la.page,
+                                    &ei)))
         return http_problem(req, err, &ei);
     env = list_envelope(req, &pg, &la);
     if (key)

@@ -7,6 +7,7 @@
 #include "unit.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "auth/auth.h"
 #include "core/arena.h"
@@ -236,6 +237,85 @@ static void test_exclusive_hook(void **state)
     recipes_set_exclusive_hook(NULL);
 }
 
+/* ---- the search filter (visible.c): locked text never matches ---------------------------- */
+
+static void text_recipe(struct fx *f, char id[37], int premium, const char *title,
+                        const char *ingredients, int64_t at)
+{
+    uuid_v7(id);
+    exec(f->c,
+         "INSERT INTO recipes (id, chef_id, title, summary, ingredients, is_premium, "
+         "required_rank, created_at, updated_at) VALUES ($1, $2, $3, 'A dish', $4, $5, 1, $6, $6)",
+         DB_PARAMS(DBT(id), DBT(f->chef), DBT(title), DBT(ingredients), DBB(premium), DBI(at)));
+}
+
+/* The ids of a search for q, as user_id (NULL: anonymous) sees it, page size `size`. */
+static int search(struct fx *f, const char *user_id, int role, const char *q, int size,
+                  struct recipe_page *pg)
+{
+    struct recipe_viewer v = {user_id, role};
+    struct recipe_filter flt = {.q = q, .max_cook_minutes = -1, .is_premium = -1};
+    struct recipe_cursor cur = {0};
+    struct souk_errinfo ei = {0};
+    int err = recipes_list_visible_tx(f->c, &v, &flt, &cur, size, f->a, pg, &ei);
+
+    if (err)
+        fail_msg("search %s: %s", q, ei.detail);
+    return pg->n;
+}
+
+static int has(const struct recipe_page *pg, const char *id, enum recipe_access acc)
+{
+    for (int i = 0; i < pg->n; i++)
+        if (!strcmp(pg->rows[i].id, id))
+            return pg->acc[i] == acc;
+    return 0;
+}
+
+static void test_locked_text_never_matches(void **state)
+{
+    struct fx *f = *state;
+    char open_r[37], titled[37], hidden_in[37];
+    struct recipe_page pg;
+
+    text_recipe(f, open_r, 0, "Stew", "[\"zebrafish\"]", 10);
+    text_recipe(f, titled, 1, "Zebrafish pie", "[\"flour\"]", 20);
+    text_recipe(f, hidden_in, 1, "Secret soup", "[\"zebrafish\"]", 30);
+    /* anonymous and a fan without a subscription: the free recipe (open) and the premium one
+     * whose title matched (locked); never the one that matched in its locked ingredients */
+    for (int who = 0; who < 2; who++) {
+        assert_int_equal(search(f, who ? f->fan : NULL, who ? AUTH_ROLE_CUSTOMER : 0,
+                                "zebrafish", 10, &pg), 2);
+        assert_true(has(&pg, open_r, RECIPE_OPEN));
+        assert_true(has(&pg, titled, RECIPE_LOCKED));
+        assert_false(has(&pg, hidden_in, RECIPE_LOCKED) || has(&pg, hidden_in, RECIPE_OPEN));
+        /* a prefix of the word is no way round it */
+        assert_int_equal(search(f, who ? f->fan : NULL, who ? AUTH_ROLE_CUSTOMER : 0, "zebraf",
+                                10, &pg), 2);
+    }
+    /* the chef, and a subscriber whose plan opens it, find all three */
+    assert_int_equal(search(f, f->chef_user, AUTH_ROLE_VENDOR, "zebrafish", 10, &pg), 3);
+    assert_true(has(&pg, hidden_in, RECIPE_OPEN));
+    subscribe(f, f->plan1, "active", 0, clock_now_us() + 3600000000LL, 0);
+    assert_int_equal(search(f, f->fan, AUTH_ROLE_CUSTOMER, "zebrafish", 10, &pg), 3);
+    assert_true(has(&pg, hidden_in, RECIPE_OPEN));
+}
+
+/* Dropped rows do not shorten the page: the search reads on in batches. */
+static void test_search_reads_on_past_dropped_rows(void **state)
+{
+    struct fx *f = *state;
+    char id[37], older[2][37];
+    struct recipe_page pg;
+
+    text_recipe(f, older[0], 0, "Quince jam", "[]", 1);
+    text_recipe(f, older[1], 0, "Quince tart", "[]", 2);
+    for (int i = 0; i < 25; i++) /* newer, premium, matching only in locked ingredients */
+        text_recipe(f, id, 1, "Plain", "[\"quince\"]", 100 + i);
+    assert_int_equal(search(f, NULL, 0, "quince", 5, &pg), 2);
+    assert_true(has(&pg, older[0], RECIPE_OPEN) && has(&pg, older[1], RECIPE_OPEN));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,6 +324,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cache_hit_needs_invalidation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_purchase_and_prefetch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exclusive_hook, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_locked_text_never_matches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_search_reads_on_past_dropped_rows, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
