@@ -8,7 +8,8 @@
 #include "admin/admin.h"
 
 extern const struct admin_section admin_sec_users, admin_sec_vendors, admin_sec_recipes,
-    admin_sec_orders, admin_sec_subscriptions, admin_sec_jobs, admin_sec_payment_events;
+    admin_sec_orders, admin_sec_subscriptions, admin_sec_jobs, admin_sec_payment_events,
+    admin_sec_reports, admin_sec_audit;
 
 const struct admin_section *const admin_sections[] = {
     &admin_sec_users,
@@ -18,5 +19,7 @@ const struct admin_section *const admin_sections[] = {
     &admin_sec_subscriptions,
     &admin_sec_jobs,
     &admin_sec_payment_events,
+    &admin_sec_reports,
+    &admin_sec_audit,
     NULL,
 };

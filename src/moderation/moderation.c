@@ -518,6 +518,12 @@ int moderation_resolve(struct db *db, const struct audit_actor *actor, const cha
                        const struct resolve_in *in, json_t **out, struct souk_errinfo *ei)
 {
     *out = NULL;
+    /* checked here too, not only by the API's parser: the console calls this directly */
+    if (!in->action || (strcmp(in->action, "dismiss") && strcmp(in->action, "hide_content") &&
+                        strcmp(in->action, "ban_user"))) {
+        souk_errinfo_field(ei, "action", "Expected dismiss, hide_content or ban_user.");
+        return souk_fail(ei, SOUK_INVALID, "Invalid action.");
+    }
     int err = db_tx_run(db, resolve_fn, &(struct resolve_args){actor, report_id, in, out}, ei);
     if (err && *out) {
         json_decref(*out);

@@ -351,3 +351,69 @@ def test_xss_in_the_login_form_and_query(srv, admin):
     r = Console(srv).http.get(srv.url + "/admin/login/?next=/admin/" + PAYLOAD)
     assert PAYLOAD not in r.text
     assert_escaped(admin.get("/admin/users/?q=" + PAYLOAD))
+
+
+# ---- reports and the audit trail ---------------------------------------------------------------
+
+
+def open_report(srv, target_type, target_id, reason="spam"):
+    reporter = make_user(srv)
+    r = srv.post("/api/reports/", json={"target_type": target_type, "target_id": target_id,
+                                        "reason": reason}, token=reporter["access"])
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_xss_reports_and_audit(srv, admin, moderator):
+    rep = open_report(srv, "user", make_user(srv)["id"], reason=PAYLOAD)
+    assert_escaped(moderator.get("/admin/reports/"))
+    assert_escaped(moderator.get(f"/admin/reports/{rep['id']}/"))
+    r = admin.post(f"/admin/reports/{rep['id']}/resolve/", data={"action": "dismiss",
+                                                                 "note": PAYLOAD})
+    assert r.status_code == 303, r.text[:400]
+    assert_escaped(admin.get("/admin/audit/?action=report.resolve"))
+    entries = srv.get("/api/admin/audit/", params={"action": "report.resolve",
+                                                   "target_id": rep["id"]},
+                      token=admin.user["access"]).json()["results"]
+    assert entries, "the console's resolve is audited"
+    assert_escaped(admin.get(f"/admin/audit/{entries[0]['id']}/"))
+
+
+def test_resolve_a_report_from_the_console(srv, moderator, admin):
+    chef = make_chef(srv)
+    rec = recipe(srv, chef)
+    first = open_report(srv, "recipe", rec["id"])
+    second = open_report(srv, "recipe", rec["id"])
+    page = moderator.get("/admin/reports/?target_type=recipe")
+    assert page.status_code == 200 and first["id"] in page.text and second["id"] in page.text
+    detail = moderator.get(f"/admin/reports/{first['id']}/")
+    assert f'/admin/reports/{second["id"]}/' in detail.text, "the other open report is listed"
+    r = moderator.post(f"/admin/reports/{first['id']}/resolve/",
+                       data={"action": "hide_content", "note": "off-topic"})
+    assert r.status_code == 303, r.text[:400]
+    assert srv.get(f"/api/recipes/{rec['id']}/").status_code == 404, "the recipe is hidden"
+    for rep in (first, second):  # both reports on the target are resolved
+        page = moderator.get(f"/admin/reports/{rep['id']}/").text
+        assert "resolved" in page and "/resolve/" not in page
+    assert first["id"] not in moderator.get("/admin/reports/").text
+    assert first["id"] in moderator.get("/admin/reports/?status=resolved").text
+    # the same domain function: its audit entries, with the moderator as actor
+    audit = srv.get("/api/admin/audit/", params={"target_id": rec["id"]},
+                    token=admin.user["access"]).json()["results"]
+    hide = [e for e in audit if e["action"] == "content.hide"]
+    assert hide and hide[0]["actor_id"] == moderator.user["id"]
+    # a bad action changes nothing and says why
+    third = open_report(srv, "user", make_user(srv)["id"])
+    bad = moderator.post(f"/admin/reports/{third['id']}/resolve/", data={"action": "explode"})
+    assert bad.status_code == 400
+    assert "/resolve/" in moderator.get(f"/admin/reports/{third['id']}/").text
+
+
+def test_audit_is_for_admins_only(srv, admin, moderator):
+    assert moderator.get("/admin/audit/").status_code == 403
+    page = admin.get("/admin/audit/?action=user.update")
+    assert page.status_code == 200
+    assert 'href="/admin/audit/"' in admin.get("/admin/").text
+    assert 'href="/admin/audit/"' not in moderator.get("/admin/").text
+    assert 'href="/admin/reports/"' in moderator.get("/admin/").text
+    assert moderator.post(f"/admin/audit/{uuid.uuid4()}/delete/").status_code in (403, 404, 405)
