@@ -4,12 +4,19 @@
  * users_admin_update, the function behind PATCH /api/admin/users/{id}/
  * (a role change or a deactivation revokes tokens and ends console
  * sessions). Reads are keyset pages over users_joined_idx; q (an email
- * prefix, as typed) is a range of users_email_key.
+ * prefix, as typed) is a range of users_email_key. Staff (MODERATOR too) ban
+ * and unban through moderation_ban / moderation_unban, the functions behind
+ * POST /api/moderation/users/{id}/ban/ and /unban/ (audited user.ban,
+ * user.unban).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "admin/admin.h"
 #include "core/arena.h"
+#include "core/clock.h"
+#include "core/json.h"
+#include "moderation/moderation.h"
 #include "users/users.h"
 
 #define COLS "id, email, first_name, last_name, role, " \
@@ -63,6 +70,16 @@ static int users_detail(struct admin_ctx *ax, struct souk_errinfo *ei)
         json_array_append_new(roles, json_pack("{s:s, s:b}", "value", auth_role_name(r),
                                                "selected", !strcmp(cur, auth_role_name(r))));
     json_object_set_new(row, "roles", roles);
+    struct ban b;
+    int banned = moderation_ban_active(admin_db(ax), ax->id, &b);
+    if (banned < 0)
+        return souk_fail(ei, SOUK_UNAVAILABLE, "The database did not answer.");
+    json_object_set_new(row, "is_banned", json_boolean(banned == 1));
+    if (banned == 1) {
+        json_object_set_new(row, "ban_reason", json_string(b.reason));
+        json_object_set_new(row, "banned_until",
+                            b.banned_until ? json_time(b.banned_until) : json_string("permanent"));
+    }
     json_object_set_new(ax->page, "user", row);
     json_object_set_new(ax->page, "can_edit", json_boolean(admin_role(ax) == AUTH_ROLE_ADMIN));
     return SOUK_OK;
@@ -97,7 +114,38 @@ static int deactivate(struct admin_ctx *ax, struct souk_errinfo *ei)
     return users_admin_update(admin_db(ax), &who, ax->id, AUTH_ROLE_NONE, 0, &u, ei);
 }
 
+/* days: empty for a permanent ban, else 1..3650 days from now. */
+static int ban(struct admin_ctx *ax, struct souk_errinfo *ei)
+{
+    const char *days = admin_field(ax, "days"), *reason = admin_field(ax, "reason");
+    char *end = NULL;
+    long n = *days ? strtol(days, &end, 10) : 0;
+    struct audit_actor who = admin_actor(ax);
+    struct ban b;
+
+    if (*days && (*end || n < 1 || n > 3650)) {
+        souk_errinfo_field(ei, "days", "A whole number of days from 1 to 3650, or empty.");
+        return souk_fail(ei, SOUK_INVALID, "Invalid ban length.");
+    }
+    if (!*reason || strlen(reason) > 2000) {
+        souk_errinfo_field(ei, "reason", "Say why (1 to 2000 characters).");
+        return souk_fail(ei, SOUK_INVALID, "A ban needs a reason.");
+    }
+    return moderation_ban(admin_db(ax), &who, ax->id,
+                          n ? clock_now_us() + (int64_t)n * 86400 * 1000000 : 0, reason, &b, ei);
+}
+
+static int unban(struct admin_ctx *ax, struct souk_errinfo *ei)
+{
+    struct audit_actor who = admin_actor(ax);
+    struct ban b;
+
+    return moderation_unban(admin_db(ax), &who, ax->id, &b, ei);
+}
+
 static const struct admin_action actions[] = {
+    {"ban", ADMIN_R_STAFF, ban, "User banned."},
+    {"unban", ADMIN_R_STAFF, unban, "Ban lifted."},
     {"role", ADMIN_R_ADMIN, set_role, "Role changed."},
     {"activate", ADMIN_R_ADMIN, activate, "Account activated."},
     {"deactivate", ADMIN_R_ADMIN, deactivate, "Account deactivated."},

@@ -417,3 +417,31 @@ def test_audit_is_for_admins_only(srv, admin, moderator):
     assert 'href="/admin/audit/"' not in moderator.get("/admin/").text
     assert 'href="/admin/reports/"' in moderator.get("/admin/").text
     assert moderator.post(f"/admin/audit/{uuid.uuid4()}/delete/").status_code in (403, 404, 405)
+
+
+def test_ban_and_unban_from_the_console(srv, moderator, admin):
+    u = make_user(srv)
+    assert "/ban/" in moderator.get(f"/admin/users/{u['id']}/").text
+    bad = moderator.post(f"/admin/users/{u['id']}/ban/", data={"reason": "spam", "days": "0"})
+    assert bad.status_code == 400
+    assert moderator.post(f"/admin/users/{u['id']}/ban/", data={"days": "3"}).status_code == 400
+    r = srv.post("/api/reports/", json={"target_type": "user", "target_id": admin.user["id"],
+                                        "reason": "still allowed"}, token=u["access"])
+    assert r.status_code == 201, "nothing was banned by the refused attempts"
+    r = moderator.post(f"/admin/users/{u['id']}/ban/", data={"reason": "spam", "days": "3"})
+    assert r.status_code == 303, r.text[:400]
+    page = moderator.get(f"/admin/users/{u['id']}/").text
+    assert "/unban/" in page and "spam" in page
+    w = srv.post("/api/reports/", json={"target_type": "user", "target_id": moderator.user["id"],
+                                        "reason": "x"}, token=u["access"])
+    assert w.status_code == 403 and w.json()["code"] == "banned" and w.json()["banned_until"]
+    entries = srv.get("/api/admin/audit/", params={"action": "user.ban", "target_id": u["id"]},
+                      token=admin.user["access"]).json()["results"]
+    assert len(entries) == 1 and entries[0]["actor_id"] == moderator.user["id"]
+    assert moderator.post(f"/admin/users/{u['id']}/unban/").status_code == 303
+    w = srv.post("/api/reports/", json={"target_type": "user", "target_id": moderator.user["id"],
+                                        "reason": "x"}, token=u["access"])
+    assert w.status_code == 201, w.text
+    # staff cannot be banned
+    assert moderator.post(f"/admin/users/{admin.user['id']}/ban/",
+                          data={"reason": "no"}).status_code == 403
