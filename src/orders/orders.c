@@ -225,6 +225,23 @@ int orders_release_tx(struct db_conn *tx, struct order *o, const char *to,
     return catalog_stock_give_tx(tx, o->variant_id, o->quantity, &o->variant_stock, ei);
 }
 
+int orders_refunded_tx(struct db_conn *tx, struct order *o, const struct order_actor *who,
+                       const char *note, int *moved, struct souk_errinfo *ei)
+{
+    static const char *const from[] = {"paid", "processing", "completed"};
+    const char *was = NULL;
+    int err = 0;
+
+    *moved = 0;
+    for (int i = 0; !err && !*moved && i < 3; i++) {
+        err = orders_transition_tx(tx, o, from[i], "refunded", who, note, moved, ei);
+        was = from[i];
+    }
+    if (err || !*moved || !strcmp(was, "completed")) /* the work was done: no stock back */
+        return err;
+    return catalog_stock_give_tx(tx, o->variant_id, o->quantity, &o->variant_stock, ei);
+}
+
 /* ---- placing an order --------------------------------------------------------------- */
 
 struct create_args {
@@ -499,12 +516,10 @@ static int is_paid_state(const char *s)
 static int refunded_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
 {
     struct act_args *c = arg;
-    static const char *const from[] = {"paid", "processing", "completed"};
     int moved = 0, err = orders_load_tx(tx, c->id, c->a, c->o, ei);
 
-    for (int i = 0; !err && !moved && i < 3; i++)
-        err = orders_transition_tx(tx, c->o, from[i], "refunded", c->who, "refunded", &moved,
-                                   ei);
+    if (!err)
+        err = orders_refunded_tx(tx, c->o, c->who, "refunded", &moved, ei);
     if (!err && !moved && strcmp(c->o->status, "refunded") != 0)
         err = invalid_state(ei, c->o, "refunded");
     return err;

@@ -140,6 +140,11 @@ int orders_transition_tx(struct db_conn *tx, struct order *o, const char *from, 
 int orders_release_tx(struct db_conn *tx, struct order *o, const char *to,
                       const struct order_actor *who, const char *note, int *moved,
                       struct souk_errinfo *ei);
+/* paid | processing | completed -> refunded if the order is in one of them;
+ * an order refunded before it was completed returns its quantity to stock,
+ * only when this call made the change. */
+int orders_refunded_tx(struct db_conn *tx, struct order *o, const struct order_actor *who,
+                       const char *note, int *moved, struct souk_errinfo *ei);
 /* A history row that is not a status change (from = to = current status). */
 int orders_note_tx(struct db_conn *tx, const struct order *o, const struct order_actor *who,
                    const char *note, struct souk_errinfo *ei);

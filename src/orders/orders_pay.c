@@ -263,15 +263,12 @@ static int on_expired(struct db_conn *tx, const struct payment_event *ev,
 static int on_refunded(struct db_conn *tx, const struct payment_event *ev,
                        struct souk_errinfo *ei)
 {
-    static const char *const from[] = {"paid", "processing", "completed"};
     struct arena *a = arena_new(0);
     struct order o;
     int moved = 0, err = event_order(tx, ev, a, &o, ei);
 
     if (!err && o.id[0] && ev->fully_refunded && strcmp(o.paid_payment_id, ev->payment_id) == 0)
-        for (int i = 0; !err && !moved && i < 3; i++)
-            err = orders_transition_tx(tx, &o, from[i], "refunded", &orders_actor_provider,
-                                       "charge.refunded", &moved, ei);
+        err = orders_refunded_tx(tx, &o, &orders_actor_provider, "charge.refunded", &moved, ei);
     arena_free(a);
     return err;
 }

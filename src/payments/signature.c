@@ -18,13 +18,20 @@
 #include "payments/internal.h"
 #include "core/str.h"
 
-/* 64 hex chars -> 32 bytes; 0 ok, -1 not a SHA-256 hex string. */
+/* Lowercase hex digit value, or -1: Stripe and its libraries produce and
+ * accept only lowercase, so an uppercase v1 is not a signature. */
+static int lower_hex(char c)
+{
+    return (c >= 'A' && c <= 'F') ? -1 : str_hex_digit(c);
+}
+
+/* 64 lowercase hex chars -> 32 bytes; 0 ok, -1 not a SHA-256 hex string. */
 static int hex32(const char *s, size_t n, unsigned char out[32])
 {
     if (n != 64)
         return -1;
     for (size_t i = 0; i < 32; i++) {
-        int hi = str_hex_digit(s[2 * i]), lo = str_hex_digit(s[2 * i + 1]);
+        int hi = lower_hex(s[2 * i]), lo = lower_hex(s[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i] = (unsigned char)(hi << 4 | lo);

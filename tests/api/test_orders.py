@@ -143,6 +143,33 @@ def test_refund_by_vendor_and_admin(srv):
         assert len(applied) == 1 and applied[0]["actor_id"] is None, entries
 
 
+def test_refund_returns_stock_once_unless_completed(srv):
+    shop = make_shop(srv, stock=5)
+    vid, vendor = shop["variant"]["id"], shop["vendor"]["access"]
+    buyer = customer(srv)
+    ids = []
+    for qty in (2, 1):
+        o = order(srv, buyer, vid, qty).json()
+        assert pay(o["payment_url"]).status_code == 303
+        wait_status(srv, buyer, o["id"], "processing")
+        ids.append(o["id"])
+    assert stock_of(srv, vid) == 2
+    # not completed: the quantity goes back, once (the provider's charge.refunded that follows
+    # and a second ask change nothing)
+    r = srv.post(f"/api/orders/{ids[0]}/refund/", token=vendor)
+    assert r.status_code == 200 and r.json()["status"] == "refunded", r.text
+    assert stock_of(srv, vid) == 4
+    assert_problem(srv.post(f"/api/orders/{ids[0]}/refund/", token=vendor), 409, "invalid_state")
+    # completed: the work was done, the stock stays as it is
+    r = srv.post(f"/api/orders/{ids[1]}/complete/", token=vendor)
+    assert r.status_code == 200, r.text
+    r = srv.post(f"/api/orders/{ids[1]}/refund/", token=vendor)
+    assert r.status_code == 200 and r.json()["status"] == "refunded", r.text
+    wait_for(lambda: all(p["status"] == "refunded" for p in srv.get(
+        "/api/payments/history/", token=buyer["access"]).json()["results"]), what="refunds booked")
+    assert stock_of(srv, vid) == 4
+
+
 def test_cancel_page_and_success_page(srv):
     shop = make_shop(srv, stock=1)
     buyer = customer(srv)

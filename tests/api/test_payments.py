@@ -173,6 +173,7 @@ def test_signature_refusals(srv, path):
         "v0 only": sign(raw, SECRET).replace("v1=", "v0="),
         "no t": sign(raw, SECRET).split(",", 1)[1],
         "uppercase key": sign(raw, SECRET).replace("v1=", "V1="),
+        "uppercase hex": "t=%d,v1=%s" % (now, sign(raw, SECRET, now).split("v1=")[1].upper()),
     }
     for name, header in cases.items():
         r = post_event(srv, raw, header=header, path=path)

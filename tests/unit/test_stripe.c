@@ -62,6 +62,13 @@ static void test_sig_refusals(void **state)
     assert_int_equal(verify("t=1700000000,v1=" MAC_NEW, NULL, T), STRIPE_SIG_NO_SECRET);
     /* a space after the comma (Stripe never sends one) is not the key "v1" */
     assert_int_equal(verify("t=1700000000, v1=" MAC_NEW, SECRET, T), STRIPE_SIG_NO_V1);
+    /* uppercase hex is refused, as Stripe's Node library refuses it */
+    assert_int_equal(verify("t=1700000000,v1=0C8670ED117751CC551A20E35839447075C42800EA3CF3E8A2FBDA99CD1E6EDD",
+                            SECRET, T),
+                     STRIPE_SIG_NO_V1);
+    assert_int_equal(verify("t=1700000000,v1=0c8670ed117751cc551a20e35839447075c42800ea3cf3e8a2fbda99cd1e6edD",
+                            SECRET, T),
+                     STRIPE_SIG_NO_V1);
     /* truncated, or not hex */
     assert_int_equal(verify("t=1700000000,v1=0c8670", SECRET, T), STRIPE_SIG_NO_V1);
     assert_int_equal(stripe_sig_verify("t=1700000000,v1=" MAC_NEW, "", 0, SECRET, T, 300),
