@@ -9,8 +9,11 @@
 #      in one transaction, then the checkout opened at the (sandbox) payment provider over HTTP.
 #   2. the oversell proof at full size: 64 clients x 500 attempts on a variant with stock 100
 #      -> exactly 100 orders (201) and stock 0; everything else 409 out_of_stock.
+#   --latency: instead, orders/s on the hot variant with wrk -t2 -c1000 while the sandbox
+#      provider answers at once and 300 ms late (SOUK_SANDBOX_LATENCY_MS): provider calls park
+#      their request's fiber, so the 300 ms figure should stay close to the 0 ms one.
 #
-# Usage: bench/orders.sh [--seconds N] [--dbs "sqlite pgsql"] [--write]
+# Usage: bench/orders.sh [--seconds N] [--dbs "sqlite pgsql"] [--latency] [--write]
 # SOUK_BIN (default build/souk) must serve the catalog and order routes. Loopback only; every
 # process started here is stopped by PID; bounded (N seconds per wrk run, default 10).
 # Prints a Markdown section; --write replaces the section between <!-- bench/orders.sh --> and
@@ -18,13 +21,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-SECS=10 DBS="sqlite pgsql" WRITE=0
+SECS=10 DBS="sqlite pgsql" WRITE=0 LATENCY=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --seconds) SECS=$2; shift 2 ;;
         --dbs) DBS=$2; shift 2 ;;
         --write) WRITE=1; shift ;;
-        *) echo "usage: $0 [--seconds N] [--dbs \"sqlite pgsql\"] [--write]" >&2; exit 2 ;;
+        --latency) LATENCY=1; shift ;;
+        *) echo "usage: $0 [--seconds N] [--dbs \"sqlite pgsql\"] [--latency] [--write]" >&2
+           exit 2 ;;
     esac
 done
 SOUK_BIN=${SOUK_BIN:-$ROOT/build/souk}
@@ -39,12 +44,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_souk() { # $1 db url, $2 data dir; sets SOUK_PID, URL
+start_souk() { # $1 db url, $2 data dir [, $3 provider latency ms]; sets SOUK_PID, URL
     local port
     port=$(svc_free_port)
     mkdir -p "$2"
     SOUK_DATA_DIR=$2 SOUK_DATABASE_URL=$1 SOUK_LISTEN=127.0.0.1:$port SOUK_RATE_LIMIT_RPS=0 \
         SOUK_ACCESS_LOG=0 SOUK_LOG_LEVEL=warn SOUK_JOB_WORKERS=2 \
+        SOUK_SANDBOX_LATENCY_MS=${3:-0} SOUK_MAX_CONNECTIONS_PER_IP=4096 \
         "$SOUK_BIN" serve >"$2/stdout.log" 2>"$2/stderr.log" &
     SOUK_PID=$!
     URL=http://127.0.0.1:$port
@@ -90,8 +96,9 @@ PY
     cat "$ROOT/bench/report.lua" >>"$WORK/orders.lua"
 }
 
-run_wrk() { # $1 spread(0|1) -> "rps p50_ms p99_ms errors"
-    SPREAD=$1 wrk -t4 -c64 -d"${SECS}s" --latency -s "$WORK/orders.lua" "$URL" 2>&1 |
+run_wrk() { # $1 spread(0|1) [, $2 wrk connection options] -> "rps p50_ms p99_ms errors"
+    # shellcheck disable=SC2086
+    SPREAD=$1 wrk ${2:--t4 -c64} -d"${SECS}s" --latency -s "$WORK/orders.lua" "$URL" 2>&1 |
         awk '/^BENCH/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); m[kv[1]] = kv[2] }
              printf "%.0f %.1f %.1f %d\n", m["rps"], m["p50_us"] / 1000, m["p99_us"] / 1000,
                     m["errors_status"] + m["errors_timeout"] + m["errors_connect"] }'
@@ -132,16 +139,68 @@ print(codes.count(201), codes.count(409), len(codes) - codes.count(201) - codes.
 PY
 }
 
-ROWS="" PROOF=""
-for db in $DBS; do
-    case $db in
-        sqlite) dburl="sqlite:///$WORK/$db/souk.db" ;;
+db_url() { # $1 sqlite|pgsql, $2 folder -> a fresh database
+    case $1 in
+        sqlite) echo "sqlite:///$2/souk.db" ;;
         pgsql)
-            [ -n "${SOUK_TEST_PG_URL:-}" ] || svc_pg_start
             name="souk_bench_$RANDOM$RANDOM"
             psql "${SOUK_TEST_PG_URL}" -qc "CREATE DATABASE $name" >/dev/null
-            dburl="${SOUK_TEST_PG_URL%/*}/$name" ;;
+            echo "${SOUK_TEST_PG_URL%/*}/$name" ;;
     esac
+}
+
+write_section() { # $1 marker, $2 section
+    [ "$WRITE" = 1 ] || return 0
+    /usr/bin/python3 - "$ROOT/bench/RESULTS.md" "$1" "$2" <<'PY'
+import os, re, sys
+path, marker, section = sys.argv[1], sys.argv[2], sys.argv[3]
+text = open(path).read() if os.path.exists(path) else "# souk benchmark results\n"
+pat = re.compile(r"<!-- %s -->.*?<!-- /%s -->" % (re.escape(marker), re.escape(marker)), re.S)
+text = pat.sub(lambda m: section, text) if pat.search(text) else text.rstrip("\n") + "\n\n" + section + "\n"
+open(path, "w").write(text)
+PY
+}
+
+if [[ " $DBS " == *" pgsql "* ]] && [ -z "${SOUK_TEST_PG_URL:-}" ]; then
+    svc_pg_start # here, not in a subshell: cleanup stops it
+fi
+
+if [ "$LATENCY" = 1 ]; then
+    ROWS=""
+    for db in $DBS; do
+        base=""
+        for ms in 0 300; do
+            dir="$WORK/$db-$ms"
+            mkdir -p "$dir"
+            start_souk "$(db_url "$db" "$dir")" "$dir" "$ms"
+            setup
+            read -r rps p50 p99 err < <(run_wrk 0 "-t2 -c1000 --timeout 10s")
+            stop_souk
+            [ -n "$base" ] || base=$rps
+            ratio=$(awk -v a="$rps" -v b="$base" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+            ROWS+="| $db | $ms | $rps | $p50 | $p99 | $err | $ratio |"$'\n'
+        done
+    done
+    SECTION="<!-- bench/orders.sh latency -->
+## Orders with a slow provider (bench/orders.sh --latency)
+
+\`bench/orders.sh --latency --seconds $SECS --dbs \"$DBS\"\` on $(nproc) cores ($(uname -sr)),
+$(date -u +%Y-%m-%d). wrk -t2 -c1000 over loopback, every order on one variant with a big stock;
+the sandbox provider answers every API call after SOUK_SANDBOX_LATENCY_MS. 4 HTTP workers
+(the default on 2 cores); provider calls run on fibers parked on the provider loop.
+
+| db | provider latency ms | orders/s | p50 ms | p99 ms | errors | vs 0 ms |
+|---|---|---|---|---|---|---|
+${ROWS}<!-- /bench/orders.sh latency -->"
+    echo "$SECTION"
+    write_section "bench/orders.sh latency" "$SECTION"
+    exit 0
+fi
+
+ROWS="" PROOF=""
+for db in $DBS; do
+    mkdir -p "$WORK/$db"
+    dburl=$(db_url "$db" "$WORK/$db")
     start_souk "$dburl" "$WORK/$db"
     setup
     read -r hot_rps hot_p50 hot_p99 hot_err < <(run_wrk 0)
@@ -170,13 +229,4 @@ Oversell proof, 64 clients x 500 attempts on one variant with stock 100:
 |---|---|---|---|---|---|---|
 ${PROOF}<!-- /bench/orders.sh -->"
 echo "$SECTION"
-if [ "$WRITE" = 1 ]; then
-    /usr/bin/python3 - "$ROOT/bench/RESULTS.md" "$SECTION" <<'PY'
-import os, re, sys
-path, section = sys.argv[1], sys.argv[2]
-text = open(path).read() if os.path.exists(path) else "# souk benchmark results\n"
-pat = re.compile(r"<!-- bench/orders.sh -->.*?<!-- /bench/orders.sh -->", re.S)
-text = pat.sub(lambda m: section, text) if pat.search(text) else text.rstrip("\n") + "\n\n" + section + "\n"
-open(path, "w").write(text)
-PY
-fi
+write_section "bench/orders.sh" "$SECTION"

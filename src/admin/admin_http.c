@@ -452,7 +452,7 @@ void admin_http_register(struct router *r)
             http_route(r, "GET", t, section_detail, FLAGS, s->title);
         for (const struct admin_action *a = s->actions; a && a->name; a++) {
             snprintf(t, sizeof t, "/admin/%s/{%s}/%s/", s->slug, param, a->name);
-            http_route(r, "POST", t, section_action, FLAGS, a->done);
+            http_route(r, "POST", t, section_action, FLAGS | ROUTE_PROVIDER, a->done);
         }
     }
 }

@@ -85,6 +85,9 @@ typedef int (*http_handler)(struct http_req *req);
 #define ROUTE_NO_API 0x08   /* do not mirror under /api/v1/ (/healthz, /metrics) */
 #define ROUTE_NO_RATELIMIT 0x10
 #define ROUTE_AUTH 0x20     /* a user is required: 401 before the handler runs */
+#define ROUTE_PROVIDER 0x800 /* may call the payment provider: runs on a fiber that parks
+                               * while the call is in flight (core/fiber.h), so the worker
+                               * thread serves other requests meanwhile */
 #define ROUTE_MULTIPART 0x400 /* multipart/form-data streamed to temporary files (multipart.c),
                                * body limit http_multipart_config's, not SOUK_MAX_BODY_BYTES */
 

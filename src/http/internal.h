@@ -13,6 +13,8 @@
 
 struct MHD_Connection;
 struct multipart;
+struct fiber;
+struct route_entry;
 struct router;
 struct sse_stream;
 
@@ -39,6 +41,8 @@ struct req_ctx {
     struct kept_json *kept;
     struct sse_stream *stream;
     struct multipart *mp;  /* multipart.c: a streamed multipart body, or NULL */
+    struct fiber *fiber;   /* server.c: a ROUTE_PROVIDER handler's own stack */
+    const struct route_entry *route; /* the route that fiber runs */
 };
 
 static inline struct req_ctx *req_ctx_of(const struct http_req *req)

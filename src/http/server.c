@@ -57,6 +57,7 @@
 #include "core/arena.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/fiber.h"
 #include "core/ratelimit.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -78,6 +79,7 @@ struct http_server {
     struct http_server_opts o;
     MHD_socket listen_fd;
     pthread_t *threads;
+    struct worker *workers;
     int nthreads;
     pthread_mutex_t mu;
     pthread_cond_t work_cv; /* queue not empty, or quit */
@@ -90,6 +92,15 @@ struct http_server {
     atomic_int stopping; /* http_server_stop has begun */
     struct proxy_list proxies; /* trusted proxies, read-only after start */
     struct conn_guard *guard;  /* deadlines and connection caps (guard.c) */
+};
+
+/* A worker thread and the fibers it started (ROUTE_PROVIDER handlers): a
+ * parked fiber is resumed by this worker only, when its waker has put its
+ * request on `ready`. Guarded by srv->mu, except `parked` (this thread's). */
+struct worker {
+    struct http_server *srv;
+    struct req_ctx *ready, *ready_tail;
+    int parked; /* fibers started here and not finished */
 };
 
 static http_auth_hook auth_hook;     /* set before any start; read-only afterwards */
@@ -215,7 +226,9 @@ static void run_handler(const struct route_entry *route, struct http_req *req)
     }
 }
 
-static void process(struct http_server *s, struct req_ctx *ctx)
+/* Middleware and routing; the route whose handler is to run, or NULL when
+ * the answer is already made (404, 401, 429, ...). */
+static const struct route_entry *process(struct http_server *s, struct req_ctx *ctx)
 {
     struct http_req *req = &ctx->req;
     struct router_match m;
@@ -253,19 +266,95 @@ static void process(struct http_server *s, struct req_ctx *ctx)
                (err = write_guard(req, &ei))) {
         http_problem(req, err, &ei);
     } else {
-        run_handler(m.route, req);
+        return m.route;
     }
+    return NULL;
+}
+
+/* The response is made: hand the connection back to MHD. */
+static void finish(struct http_server *s, struct req_ctx *ctx)
+{
+    struct MHD_Connection *conn = ctx->conn;
+
+    ctx->state = ST_READY;
+    MHD_resume_connection(conn); /* ctx belongs to the MHD thread now */
+    pthread_mutex_lock(&s->mu);
+    s->working--;
+    pthread_cond_broadcast(&s->idle_cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void fiber_main(void *ud)
+{
+    struct req_ctx *ctx = ud;
+    run_handler(ctx->route, &ctx->req);
+}
+
+/* Any thread (the provider loop): the parked fiber of this request may go
+ * on; its worker resumes it. */
+static void fiber_ready(struct fiber *f, void *ud)
+{
+    struct worker *w = ud;
+    struct req_ctx *ctx = fiber_data(f);
+
+    pthread_mutex_lock(&w->srv->mu);
+    ctx->qnext = NULL;
+    if (w->ready_tail)
+        w->ready_tail->qnext = ctx;
+    else
+        w->ready = ctx;
+    w->ready_tail = ctx;
+    pthread_cond_broadcast(&w->srv->work_cv);
+    pthread_mutex_unlock(&w->srv->mu);
+}
+
+static void run_fiber(struct worker *w, struct req_ctx *ctx)
+{
+    if (!fiber_resume(ctx->fiber))
+        return; /* parked: fiber_ready brings it back */
+    fiber_free(ctx->fiber);
+    ctx->fiber = NULL;
+    w->parked--;
+    finish(w->srv, ctx);
+}
+
+/* A new request: middleware, then its handler on this thread, or in a
+ * fiber of its own when the route may wait on the payment provider. */
+static void run_request(struct worker *w, struct req_ctx *ctx)
+{
+    const struct route_entry *route = process(w->srv, ctx);
+
+    if (route && (route->flags & ROUTE_PROVIDER) &&
+        (ctx->fiber = fiber_new(fiber_main, ctx, fiber_ready, w))) {
+        ctx->route = route;
+        w->parked++;
+        run_fiber(w, ctx);
+        return;
+    }
+    if (route)
+        run_handler(route, &ctx->req); /* no stack for a fiber: block, as before */
+    finish(w->srv, ctx);
 }
 
 static void *worker_main(void *arg)
 {
-    struct http_server *s = arg;
+    struct worker *w = arg;
+    struct http_server *s = w->srv;
     worker_srv = s;
     for (;;) {
         pthread_mutex_lock(&s->mu);
-        while (!s->qhead && !s->quit)
+        while (!w->ready && !s->qhead && !(s->quit && w->parked == 0))
             pthread_cond_wait(&s->work_cv, &s->mu);
-        struct req_ctx *ctx = s->qhead;
+        struct req_ctx *ctx = w->ready;
+        if (ctx) {
+            w->ready = ctx->qnext;
+            if (!w->ready)
+                w->ready_tail = NULL;
+            pthread_mutex_unlock(&s->mu);
+            run_fiber(w, ctx);
+            continue;
+        }
+        ctx = s->qhead;
         if (!ctx) {
             pthread_mutex_unlock(&s->mu);
             return NULL;
@@ -274,15 +363,7 @@ static void *worker_main(void *arg)
         if (!s->qhead)
             s->qtail = NULL;
         pthread_mutex_unlock(&s->mu);
-
-        process(s, ctx);
-        struct MHD_Connection *conn = ctx->conn;
-        ctx->state = ST_READY;
-        MHD_resume_connection(conn); /* ctx belongs to the MHD thread now */
-        pthread_mutex_lock(&s->mu);
-        s->working--;
-        pthread_cond_broadcast(&s->idle_cv);
-        pthread_mutex_unlock(&s->mu);
+        run_request(w, ctx);
     }
 }
 
@@ -734,6 +815,7 @@ static void server_free(struct http_server *s)
     pthread_cond_destroy(&s->work_cv);
     pthread_cond_destroy(&s->idle_cv);
     free(s->threads);
+    free(s->workers);
     free(s);
 }
 
@@ -773,9 +855,13 @@ struct http_server *http_server_start(const struct http_server_opts *o, struct r
     raise_nofile(s->o.max_connections + GUARD_HEADROOM);
     describe_metrics();
     s->threads = xcalloc((size_t)s->o.workers, sizeof *s->threads);
-    for (; s->nthreads < s->o.workers; s->nthreads++)
-        if (pthread_create(&s->threads[s->nthreads], NULL, worker_main, s) != 0)
+    s->workers = xcalloc((size_t)s->o.workers, sizeof *s->workers);
+    for (; s->nthreads < s->o.workers; s->nthreads++) {
+        s->workers[s->nthreads].srv = s;
+        if (pthread_create(&s->threads[s->nthreads], NULL, worker_main,
+                           &s->workers[s->nthreads]) != 0)
             break;
+    }
     int hub = s->nthreads > 0 && sse_hub_start(s->o.sse_heartbeat) == 0;
     if (!hub || !(s->d = daemon_start(s, &ss))) {
         souk_fail(ei, SOUK_INTERNAL, "the HTTP daemon did not start (%s)", strerror(errno));

@@ -237,7 +237,7 @@ static int order_payment_link(struct http_req *req)
 
 void orders_http_register(struct router *r)
 {
-    http_route(r, "POST", "/api/orders/", orders_post, ROUTE_AUTH, "place an order");
+    http_route(r, "POST", "/api/orders/", orders_post, ROUTE_AUTH | ROUTE_PROVIDER, "place an order");
     http_route(r, "GET", "/api/orders/my/", orders_my, ROUTE_AUTH, "the caller's orders");
     http_route(r, "GET", "/api/orders/vendor/", orders_vendor, ROUTE_AUTH,
                "orders of the caller's services");
@@ -249,10 +249,10 @@ void orders_http_register(struct router *r)
                "checkout cancel redirect target (cancels a pending order)");
     http_route(r, "POST", "/api/orders/{id}/cancel/", order_cancel, ROUTE_AUTH,
                "cancel a pending order");
-    http_route(r, "POST", "/api/orders/{id}/payment-link/", order_payment_link, ROUTE_AUTH,
+    http_route(r, "POST", "/api/orders/{id}/payment-link/", order_payment_link, ROUTE_AUTH | ROUTE_PROVIDER,
                "a fresh checkout for the order");
     http_route(r, "POST", "/api/orders/{id}/complete/", order_complete, ROUTE_AUTH,
                "processing -> completed");
-    http_route(r, "POST", "/api/orders/{id}/refund/", order_refund, ROUTE_AUTH,
+    http_route(r, "POST", "/api/orders/{id}/refund/", order_refund, ROUTE_AUTH | ROUTE_PROVIDER,
                "refund a paid order");
 }

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <curl/curl.h>
 #include <jansson.h>
 #include "core/err.h"
 #include "payments/payments.h"
@@ -84,6 +85,13 @@ json_t *form_get_map(const struct form_kv *kv, int n, const char *prefix);
 int stripe_call(const char *method, const char *path, const struct form *body,
                 const char *idem_key, json_t **out, struct souk_errinfo *ei);
 int stripe_client_init(void);
+/* stripe_loop.c: one exchange (a prepared easy handle) on the provider loop,
+ * parking the calling fiber until it ends; curl_easy_perform off a fiber. */
+CURLcode stripe_loop_perform(CURL *c);
+/* Waits ms: parks a fiber on a loop timer, or sleeps a plain thread. */
+void stripe_loop_sleep_ms(int64_t ms);
+/* Ends the loop thread (stripe_client_cleanup). */
+void stripe_loop_stop(void);
 void stripe_client_cleanup(void);
 const char *stripe_secret_key(void);
 

@@ -399,6 +399,21 @@ static int64_t spec_int(const struct payment_row *p, const char *k)
     return json_integer_value(json_object_get(p->spec, k));
 }
 
+/* Stripe refuses a session that expires less than 30 minutes after its
+ * creation. Against Stripe the session lives at least 31 minutes (35 from
+ * the intent, so that a retry of the open minutes later still qualifies);
+ * souk's own expiry job (order.expire and the like) closes it at the
+ * provider when the purpose's shorter TTL ends. The sandbox takes any TTL.
+ * Derived from the row alone: a replay sends the same bytes. */
+#define PROVIDER_MIN_TTL_S (35 * 60)
+
+static int64_t provider_expires_at(const struct payment_row *p)
+{
+    int64_t want = spec_int(p, "expires_at"), floor_s = p->created_at / 1000000 + PROVIDER_MIN_TTL_S;
+
+    return (payments_is_sandbox() || want >= floor_s) ? want : floor_s;
+}
+
 /* The Checkout Session body for a recorded intent (always the same bytes for
  * the same row, so a replay matches the first request). */
 static void session_form(const struct payment_row *p, struct form *f)
@@ -413,7 +428,7 @@ static void session_form(const struct payment_row *p, struct form *f)
     form_add(f, "cancel_url", spec_str(p, "cancel_url"));
     form_add(f, "client_reference_id", p->id);
     form_add(f, "customer_email", spec_str(p, "customer_email"));
-    form_add_int(f, "expires_at", spec_int(p, "expires_at"));
+    form_add_int(f, "expires_at", provider_expires_at(p));
     form_add(f, "line_items[0][price_data][currency]", p->currency);
     form_add_int(f, "line_items[0][price_data][unit_amount]", spec_int(p, "unit_amount"));
     form_add(f, "line_items[0][price_data][product_data][name]", spec_str(p, "product_name"));

@@ -206,7 +206,7 @@ static int events_get(struct http_req *req)
 
 void payments_http_register(struct router *r)
 {
-    http_route(r, "POST", "/api/payments/checkout/", checkout_post, ROUTE_AUTH,
+    http_route(r, "POST", "/api/payments/checkout/", checkout_post, ROUTE_AUTH | ROUTE_PROVIDER,
                "a checkout session for {purpose, id}");
     http_route(r, "GET", "/api/payments/history/", history_get, ROUTE_AUTH,
                "the caller's payments");

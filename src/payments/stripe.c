@@ -8,7 +8,16 @@
  * Retries: connection errors/timeouts, 409, 429 and 5xx (and whatever
  * `Stripe-Should-Retry: true` says), exponential backoff from
  * SOUK_STRIPE_RETRY_BASE_MS (default 500 ms) capped at 5 s, jittered to
- * 50-100 %, up to SOUK_STRIPE_MAX_RETRIES (default 2) retries.
+ * 50-100 %, up to SOUK_STRIPE_MAX_RETRIES (default 2) retries. A 429 or 503
+ * with `Retry-After` (seconds or an HTTP date) waits exactly that long
+ * instead. The whole call, retries and waits included, ends by its deadline,
+ * SOUK_STRIPE_TIMEOUT_SECONDS (default 80 s) after it started: each attempt
+ * gets what is left, and a wait that would pass the deadline is not made
+ * (the last answer is the call's answer).
+ *
+ * A call made in a fiber (a ROUTE_PROVIDER handler) runs on the provider
+ * loop (stripe_loop.c) and parks the fiber for each exchange and each wait;
+ * elsewhere it blocks its own thread.
  *
  * Thread safety: every call uses its own curl handle; stripe_client_init()
  * (curl_global_init) runs once before threads start.
@@ -23,6 +32,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "payments/internal.h"
 
 #define RESP_MAX (4 * 1024 * 1024)
@@ -31,7 +41,8 @@ struct resp {
     char *body;
     size_t len;
     char request_id[80];
-    int should_retry; /* -1 absent, 0 false, 1 true */
+    int should_retry;    /* -1 absent, 0 false, 1 true */
+    int64_t retry_after; /* ms asked by Retry-After, -1 absent */
 };
 
 static int max_retries = 2;
@@ -60,6 +71,7 @@ int stripe_client_init(void)
 
 void stripe_client_cleanup(void)
 {
+    stripe_loop_stop();
     curl_global_cleanup();
 }
 
@@ -96,6 +108,35 @@ static const char *header_is(const char *line, size_t n, const char *name, size_
     return v;
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Retry-After: delta-seconds or an HTTP date (RFC 9110 §10.2.3), in ms
+ * from now; -1 when it is neither. */
+static int64_t retry_after_ms(const char *v, size_t n)
+{
+    char buf[64];
+    char *end;
+    long long secs;
+    time_t at;
+
+    if (n == 0 || n >= sizeof buf)
+        return -1;
+    memcpy(buf, v, n);
+    buf[n] = 0;
+    if (buf[0] >= '0' && buf[0] <= '9') {
+        secs = strtoll(buf, &end, 10);
+        return (*end || secs > 86400) ? -1 : secs * 1000;
+    }
+    if ((at = curl_getdate(buf, NULL)) < 0)
+        return -1;
+    return at <= time(NULL) ? 0 : ((int64_t)at - time(NULL)) * 1000;
+}
+
 static size_t on_header(char *p, size_t sz, size_t n, void *ud)
 {
     struct resp *r = ud;
@@ -106,6 +147,8 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
         snprintf(r->request_id, sizeof r->request_id, "%.*s", (int)vlen, v);
     else if ((v = header_is(p, len, "Stripe-Should-Retry", &vlen)))
         r->should_retry = vlen == 4 && strncasecmp(v, "true", 4) == 0;
+    else if ((v = header_is(p, len, "Retry-After", &vlen)))
+        r->retry_after = retry_after_ms(v, vlen);
     return len;
 }
 
@@ -129,20 +172,23 @@ static struct curl_slist *make_headers(const char *idem_key)
     return h;
 }
 
-/* One HTTP exchange. Returns the curl code; *status the HTTP status. */
+/* One HTTP exchange of at most timeout_ms. Returns the curl code; *status
+ * the HTTP status. */
 static CURLcode exchange(const char *method, const char *url, const struct form *body,
-                         struct curl_slist *hdrs, struct resp *r, long *status)
+                         struct curl_slist *hdrs, int64_t timeout_ms, struct resp *r,
+                         long *status)
 {
     CURL *c = curl_easy_init();
     CURLcode rc;
+    int64_t t0;
 
     if (!c)
         return CURLE_FAILED_INIT;
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 10000 ? (long)timeout_ms : 10000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -155,7 +201,9 @@ static CURLcode exchange(const char *method, const char *url, const struct form 
     } else if (strcmp(method, "GET") != 0) {
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     }
-    rc = curl_easy_perform(c);
+    t0 = mono_ms();
+    rc = stripe_loop_perform(c); /* a fiber parks here; a plain thread blocks */
+    metrics_observe("souk_provider_call_duration_seconds", NULL, (double)(mono_ms() - t0) / 1e3);
     *status = 0;
     if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
@@ -170,17 +218,17 @@ static int retryable(long status, int should_retry)
     return status == 0 || status == 409 || status == 429 || status >= 500;
 }
 
-static void backoff(int attempt)
+/* How long to wait before retry number `attempt`: what Retry-After asked on
+ * a 429 or 503, else the jittered exponential backoff. */
+static int64_t retry_wait_ms(int attempt, long status, const struct resp *r)
 {
     long ms = (long)retry_base_ms << (attempt - 1);
-    struct timespec ts;
 
+    if ((status == 429 || status == 503) && r->retry_after >= 0)
+        return r->retry_after;
     if (ms > 5000)
         ms = 5000;
-    ms = ms / 2 + (long)randombytes_uniform((uint32_t)(ms / 2 + 1));
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (ms % 1000) * 1000000L;
-    nanosleep(&ts, NULL);
+    return ms / 2 + (long)randombytes_uniform((uint32_t)(ms / 2 + 1));
 }
 
 /* Maps a non-2xx answer to a souk error with Stripe's message. */
@@ -211,15 +259,17 @@ int stripe_call(const char *method, const char *path, const struct form *body,
 {
     char url[1024];
     struct curl_slist *hdrs;
+    int64_t deadline = mono_ms() + timeout_s * 1000, wait = 0;
     int err = SOUK_UPSTREAM;
 
     *out = NULL;
     snprintf(url, sizeof url, "%s%s", payments_api_base(), path);
     hdrs = make_headers(strcmp(method, "POST") == 0 ? idem_key : NULL);
     for (int attempt = 0;; attempt++) {
-        struct resp r = {.should_retry = -1};
+        struct resp r = {.should_retry = -1, .retry_after = -1};
         long status;
-        CURLcode rc = exchange(method, url, body, hdrs, &r, &status);
+        int64_t left = deadline - mono_ms();
+        CURLcode rc = exchange(method, url, body, hdrs, left > 1 ? left : 1, &r, &status);
 
         if (rc == CURLE_OK && status >= 200 && status < 300) {
             *out = json_loads(r.body ? r.body : "", 0, NULL);
@@ -227,13 +277,18 @@ int stripe_call(const char *method, const char *path, const struct form *body,
             free(r.body);
             break;
         }
-        if (attempt >= max_retries || !retryable(rc == CURLE_OK ? status : 0, r.should_retry)) {
-            err = map_error(rc == CURLE_OK ? status : 0, &r, path, ei);
+        if (rc != CURLE_OK)
+            status = 0;
+        if (attempt < max_retries && retryable(status, r.should_retry))
+            wait = retry_wait_ms(attempt + 1, status, &r);
+        if (attempt >= max_retries || !retryable(status, r.should_retry) ||
+            mono_ms() + wait >= deadline) {
+            err = map_error(status, &r, path, ei);
             free(r.body);
             break;
         }
         free(r.body);
-        backoff(attempt + 1);
+        stripe_loop_sleep_ms(wait);
     }
     curl_slist_free_all(hdrs);
     return err;

@@ -147,7 +147,7 @@ void promotions_http_register(struct router *r)
                "promotion products and their prices");
     http_route(r, "PATCH", "/api/admin/promotions/products/{product}/", product_patch, ROUTE_AUTH,
                "change a promotion product (ADMIN)");
-    http_route(r, "POST", "/api/promotions/", promotions_post, ROUTE_AUTH,
+    http_route(r, "POST", "/api/promotions/", promotions_post, ROUTE_AUTH | ROUTE_PROVIDER,
                "buy a promotion (specialist)");
     http_route(r, "GET", "/api/promotions/", promotions_index, ROUTE_AUTH,
                "the caller's promotions, newest first");

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdatomic.h>
 #include <sodium.h>
 
 #include "core/arena.h"
@@ -32,6 +33,7 @@
 #include "payments/internal.h"
 
 #define SBX_FLAGS (ROUTE_RAW_BODY | ROUTE_NO_API | ROUTE_NO_RATELIMIT | ROUTE_PRIVATE)
+#define SBX_API (SBX_FLAGS | ROUTE_PROVIDER) /* the answer may wait SOUK_SANDBOX_LATENCY_MS */
 
 /* ---- plumbing ---------------------------------------------------------------- */
 
@@ -95,12 +97,33 @@ static int call_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
     return c->idem ? sbx_idem_settle(tx, c->idem, &c->out, ei) : 0;
 }
 
+/* SOUK_SANDBOX_LATENCY_MS (default 0, at most 60000): every API answer
+ * comes that much later, like a provider a few hundred ms away. The wait
+ * parks the handler's fiber (ROUTE_PROVIDER), so it holds no thread. */
+static int64_t latency_ms(void)
+{
+    static atomic_llong cached = -1;
+    long long v = atomic_load(&cached);
+
+    if (v < 0) {
+        const char *e = getenv("SOUK_SANDBOX_LATENCY_MS");
+        char *end;
+        v = e && *e ? strtoll(e, &end, 10) : 0;
+        if (!e || !*e || *end || v < 0 || v > 60000)
+            v = 0;
+        atomic_store(&cached, v);
+    }
+    return v;
+}
+
 /* Parses the form body and runs op in a transaction with idempotency. */
 static int run_api(struct http_req *req, sbx_op op, const char *id)
 {
     struct souk_errinfo ei = {0};
     struct call c = {.op = op};
     int err;
+
+    stripe_loop_sleep_ms(latency_ms());
 
     if (!key_ok(req)) {
         sbx_error(&c.out, 401, "invalid_request_error", NULL, NULL, "Invalid API Key provided.");
@@ -356,20 +379,20 @@ static int h_authenticate(struct http_req *req)
 
 void sandbox_http_register(struct router *r)
 {
-    http_route(r, "POST", "/v1/checkout/sessions", h_session_create, SBX_FLAGS,
+    http_route(r, "POST", "/v1/checkout/sessions", h_session_create, SBX_API,
                "sandbox: create a Checkout Session");
-    http_route(r, "GET", "/v1/checkout/sessions/{session}", h_session_get, SBX_FLAGS,
+    http_route(r, "GET", "/v1/checkout/sessions/{session}", h_session_get, SBX_API,
                "sandbox: retrieve a Checkout Session");
-    http_route(r, "POST", "/v1/checkout/sessions/{session}/expire", h_session_expire, SBX_FLAGS,
+    http_route(r, "POST", "/v1/checkout/sessions/{session}/expire", h_session_expire, SBX_API,
                "sandbox: expire a Checkout Session");
-    http_route(r, "POST", "/v1/refunds", h_refund, SBX_FLAGS, "sandbox: create a refund");
-    http_route(r, "GET", "/v1/subscriptions/{sub}", h_sub_get, SBX_FLAGS,
+    http_route(r, "POST", "/v1/refunds", h_refund, SBX_API, "sandbox: create a refund");
+    http_route(r, "GET", "/v1/subscriptions/{sub}", h_sub_get, SBX_API,
                "sandbox: retrieve a subscription");
-    http_route(r, "POST", "/v1/subscriptions/{sub}", h_sub_update, SBX_FLAGS,
+    http_route(r, "POST", "/v1/subscriptions/{sub}", h_sub_update, SBX_API,
                "sandbox: update a subscription");
-    http_route(r, "DELETE", "/v1/subscriptions/{sub}", h_sub_cancel, SBX_FLAGS,
+    http_route(r, "DELETE", "/v1/subscriptions/{sub}", h_sub_cancel, SBX_API,
                "sandbox: cancel a subscription");
-    http_route(r, "GET", "/v1/events/{event}", h_event_get, SBX_FLAGS, "sandbox: an event");
+    http_route(r, "GET", "/v1/events/{event}", h_event_get, SBX_API, "sandbox: an event");
     http_route(r, "GET", "/checkout/{session}", h_page_get, SBX_FLAGS,
                "sandbox: hosted checkout page");
     http_route(r, "POST", "/checkout/{session}", h_page_post, SBX_FLAGS,

@@ -273,7 +273,7 @@ void subscriptions_http_register(struct router *r)
                "Subscriber count (and subscribers for the owner and ADMIN)");
     http_route(r, "GET", "/api/subscriptions/", subs_list, 0,
                "The caller's subscriptions (granting access now; ?status=S|all)");
-    http_route(r, "POST", "/api/subscriptions/subscribe/", subs_subscribe, 0,
+    http_route(r, "POST", "/api/subscriptions/subscribe/", subs_subscribe, ROUTE_PROVIDER,
                "Subscribe to a chef's plan: an incomplete subscription and its checkout");
     http_route(r, "GET", "/api/subscriptions/chefs/", subs_chefs, 0,
                "Chefs the caller is subscribed to");

@@ -6,7 +6,9 @@ the ids and amounts the request asked for. A failure plan makes the next request
 
     fake.plan = ["500", "close", "409", "429", "402", "400"]
 
-"close" drops the connection without an answer (a network error). Like Stripe, a key that
+"close" drops the connection without an answer (a network error); "429/1" answers 429 with
+`Retry-After: 1` (seconds), "503/date+2" with an HTTP date two seconds ahead; "hang" holds the request unanswered for
+`hang_seconds` (default 15) and then drops it. Like Stripe, a key that
 already succeeded is replayed (same body, Idempotent-Replayed: true).
 
 Usage:
@@ -14,6 +16,7 @@ Usage:
 """
 
 import copy
+import email.utils
 import json
 import os
 import threading
@@ -38,6 +41,7 @@ class StripeFake:
         self.fx = fixtures()
         self.requests = []
         self.plan = []
+        self.hang_seconds = 15.0
         self.replies = {}
         self.lock = threading.Lock()
         self.server = None
@@ -93,12 +97,16 @@ class StripeFake:
             self.requests.append(rec)
             action = self.plan.pop(0) if self.plan else None
             replay = self.replies.get(key) if key else None
+        if action == "hang":
+            time.sleep(self.hang_seconds)
+            action = "close"
         if action == "close":
             h.close_connection = True
             h.connection.shutdown(2)
             return
         if action:
-            return self.error(h, int(action))
+            status, _, after = action.partition("/")
+            return self.error(h, int(status), retry_after=after or None)
         if replay:
             return self.reply(h, 200, replay, replayed=True)
         if rec["headers"].get("authorization") != "Bearer " + self.key:
@@ -112,7 +120,8 @@ class StripeFake:
     def route(self, rec):
         p, m, f = rec["path"], rec["method"], rec["form"]
         if m == "POST" and p == "/v1/checkout/sessions":
-            return 200, self.session(f)
+            refused = self.expires_at_refused(f)
+            return (400, refused) if refused else (200, self.session(f))
         if m == "POST" and p.startswith("/v1/checkout/sessions/") and p.endswith("/expire"):
             s = copy.deepcopy(self.fx["checkout.session"])
             s.update({"id": p.split("/")[4], "status": "expired"})
@@ -132,6 +141,18 @@ class StripeFake:
             return 200, s
         return 404, {"error": {"type": "invalid_request_error", "message": "Unrecognized request URL"}}
 
+    @staticmethod
+    def expires_at_refused(f):
+        """Stripe's rule: expires_at between 30 minutes and 24 hours after the creation."""
+        if "expires_at" not in f:
+            return None
+        left = int(f["expires_at"]) - time.time()
+        if 1800 <= left <= 86400:
+            return None
+        return {"error": {"type": "invalid_request_error", "param": "expires_at",
+                          "message": "The `expires_at` timestamp must be at least 30 minutes "
+                                     "and less than 24 hours from Checkout Session creation."}}
+
     def session(self, f):
         s = copy.deepcopy(self.fx["checkout.session"])
         sid = "cs_test_" + uuid.uuid4().hex[:24]
@@ -143,14 +164,20 @@ class StripeFake:
                   "expires_at": int(f.get("expires_at") or time.time() + 86400)})
         return s
 
-    def error(self, h, status):
+    def error(self, h, status, retry_after=None):
         types = {400: "invalid_request_error", 402: "card_error", 409: "idempotency_error",
                  429: "invalid_request_error"}
         body = {"error": {"type": types.get(status, "api_error"), "message": f"fake {status}",
                           "code": "card_declined" if status == 402 else None}}
-        self.reply(h, status, body)
+        headers = {}
+        if retry_after and retry_after.startswith("date+"):
+            at = time.time() + int(retry_after[5:])
+            headers["Retry-After"] = email.utils.formatdate(at, usegmt=True)
+        elif retry_after:
+            headers["Retry-After"] = retry_after
+        self.reply(h, status, body, headers=headers)
 
-    def reply(self, h, status, body, replayed=False):
+    def reply(self, h, status, body, replayed=False, headers=None):
         data = json.dumps(body).encode()
         h.send_response(status)
         h.send_header("Content-Type", "application/json")
@@ -158,5 +185,7 @@ class StripeFake:
         h.send_header("Request-Id", "req_" + uuid.uuid4().hex[:14])
         if replayed:
             h.send_header("Idempotent-Replayed", "true")
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
         h.end_headers()
         h.wfile.write(data)

@@ -5,12 +5,16 @@ Stripe-Version, idempotency keys derived from the operation), its retries on net
 webhooks matched to the sessions the fake created.
 """
 
+import threading
+import time
 import uuid
 
 import pytest
 
 from payments_util import (KEY, base_env, event, new_user, outcome, payment, payments_served,
                            post_event)
+from orders_helpers import customer, make_shop, order, require_order_routes, stock_of, wait_for
+from orders_helpers import wait_status
 from stripe_fake import StripeFake
 
 API_VERSION = "2026-10-28.endive"
@@ -105,6 +109,81 @@ def test_provider_down_then_recovered(srv, fake):
     again = post_checkout(srv, token, obj)  # recorded: no new provider call
     assert again.json()["id"] == r.json()["id"]
     assert len(fake.sent("/v1/checkout/sessions")) == 4
+
+
+def test_short_ttl_is_kept_by_souk_and_closed_at_the_provider(fake, souk_factory):
+    # Stripe refuses a session that expires within 30 minutes (the fake too): souk asks Stripe for
+    # at least 35 minutes, keeps its own 2 s TTL and closes the session at Stripe when it ends
+    require_order_routes()
+    fake.plan, fake.requests[:] = [], []
+    srv = souk_factory(**base_env(SOUK_PAYMENTS="stripe", STRIPE_API_BASE=fake.url,
+                                  SOUK_CHECKOUT_TTL_SECONDS="2", SOUK_RATE_LIMIT_RPS="0"))
+    shop = make_shop(srv, stock=1)
+    buyer = customer(srv)
+    r = order(srv, buyer, shop["variant"]["id"])
+    assert r.status_code == 201, r.text
+    o = r.json()
+    [req] = fake.sent("/v1/checkout/sessions")
+    assert int(req["form"]["expires_at"]) >= req["at"] + 35 * 60 - 2
+    sid = o["payment_url"].rsplit("/", 1)[-1]
+    wait_status(srv, buyer, o["id"], "cancelled")
+    assert stock_of(srv, shop["variant"]["id"]) == 1
+    wait_for(lambda: fake.sent(f"/v1/checkout/sessions/{sid}/expire"), what="provider expiry")
+
+
+def test_hanging_provider_holds_no_worker(fake, souk_factory):
+    # 20 orders whose checkout hangs at the provider, on a server with 2 worker threads: every
+    # other route keeps answering at once, and each order ends by the call's 3 s deadline
+    require_order_routes()
+    fake.plan, fake.requests[:] = ["hang"] * 20, []
+    srv = souk_factory(**base_env(SOUK_PAYMENTS="stripe", STRIPE_API_BASE=fake.url,
+                                  SOUK_WORKERS="2", SOUK_STRIPE_TIMEOUT_SECONDS="3",
+                                  SOUK_STRIPE_MAX_RETRIES="0", SOUK_RATE_LIMIT_RPS="0"))
+    shop = make_shop(srv, stock=100)
+    buyers = [customer(srv) for _ in range(20)]
+    answers = [None] * 20
+
+    def place(i):
+        t0 = time.monotonic()
+        r = order(srv, buyers[i], shop["variant"]["id"])
+        answers[i] = (r.status_code, r.json().get("code"), time.monotonic() - t0)
+
+    threads = [threading.Thread(target=place, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    wait_for(lambda: len(fake.sent("/v1/checkout/sessions")) == 20, timeout=10,
+             what="20 calls hanging at the provider")
+    for path in ("/healthz", "/api/recipes/", "/api/services/"):
+        t0 = time.monotonic()
+        r = srv.get(path, timeout=5)
+        assert r.status_code == 200 and time.monotonic() - t0 < 1.0, (path, r.status_code)
+    for t in threads:
+        t.join(timeout=30)
+    for status, code, took in answers:
+        assert (status, code) == (502, "upstream_error") and took < 3 + 2.5, answers
+
+
+@pytest.mark.parametrize("plan,wait", [(["429/1"], 1.0), (["503/2"], 2.0), (["503/date+2"], 1.0)])
+def test_retry_after_is_honoured(srv, fake, plan, wait):
+    # SOUK_STRIPE_RETRY_BASE_MS is 20 ms in these tests, so only Retry-After explains the gap
+    token, _ = new_user(srv)
+    fake.plan = list(plan)
+    r = post_checkout(srv, token)
+    assert r.status_code == 201, r.text
+    first, second = fake.sent("/v1/checkout/sessions")
+    assert second["at"] - first["at"] >= wait - 0.05, (first["at"], second["at"])
+    assert first["headers"]["idempotency-key"] == second["headers"]["idempotency-key"]
+
+
+def test_retry_after_past_the_deadline_is_not_waited(fake, souk_factory):
+    payments_served()
+    fake.plan, fake.requests[:] = ["429/3600"], []
+    srv = souk_factory(**base_env(SOUK_PAYMENTS="stripe", STRIPE_API_BASE=fake.url,
+                                  SOUK_STRIPE_TIMEOUT_SECONDS="5"))
+    token, _ = new_user(srv)
+    r = post_checkout(srv, token)
+    assert r.status_code == 502 and r.json()["code"] == "upstream_error", r.text
+    assert len(fake.sent("/v1/checkout/sessions")) == 1  # an hour's wait is past a 5 s deadline
 
 
 @pytest.mark.parametrize("status", ["400", "402", "401"])
