@@ -324,6 +324,11 @@ static int release_fn(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
     return err ? err : orders_release_tx(tx, r->o, r->to, r->who, r->note, &moved, ei);
 }
 
+static int retry_fn(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
+{
+    return orders_checkout_retry_tx(tx, arg, ei);
+}
+
 int orders_create(struct db *db, const char *customer_id, const char *variant_id, int quantity,
                   struct arena *a, struct order *out, struct souk_errinfo *ei)
 {
@@ -341,9 +346,17 @@ int orders_create(struct db *db, const char *customer_id, const char *variant_id
     if ((err = db_tx_run(db, create_tx, &c, ei)))
         return err;
     err = orders_checkout_open(db, out, a, ei);
-    if (err) {
-        /* The provider is unreachable: give the stock back now rather than
-         * hold it for a checkout nobody can open. */
+    if (err && payments_outcome_unknown(ei)) {
+        /* The provider may have created the session: keep the order and its
+         * stock, and let a job ask again with the same key. The client gets
+         * 502; the order shows its payment_url once the job succeeds. */
+        struct souk_errinfo ei2 = {0};
+        if (db_tx_run(db, retry_fn, out, &ei2))
+            log_warn("order %s: queueing the checkout retry: %s", out->id, ei2.detail);
+        souk_errinfo_cleanup(&ei2);
+    } else if (err) {
+        /* The provider refused or is unreachable: give the stock back now
+         * rather than hold it for a checkout nobody can open. */
         struct souk_errinfo ei2 = {0};
         struct release_args r = {out, "cancelled", "checkout_failed", &orders_actor_system, a};
         if (db_tx_run(db, release_fn, &r, &ei2))

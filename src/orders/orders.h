@@ -150,6 +150,9 @@ int orders_note_tx(struct db_conn *tx, const struct order *o, const struct order
                    const char *note, struct souk_errinfo *ei);
 /* Registers "order" with payments and the order job kinds (orders_pay.c). */
 void orders_pay_register(void);
+/* The checkout create's outcome is unknown (the provider did not answer in
+ * time): a job asks again with the same idempotency key (orders_pay.c). */
+int orders_checkout_retry_tx(struct db_conn *tx, const struct order *o, struct souk_errinfo *ei);
 /* Opens a checkout created in a committed transaction and records its URL. */
 int orders_checkout_open(struct db *db, struct order *o, struct arena *a,
                          struct souk_errinfo *ei);

@@ -28,6 +28,13 @@
  *                         could not take it (unique per payment).
  *   order.checkout_expire closes a checkout at the provider that must not
  *                         be paid any more (cancelled order, replaced link).
+ *   order.checkout_open   the provider did not answer the checkout create in
+ *                         time (unknown outcome): asks again with the same
+ *                         idempotency key, with backoff, keeping the order
+ *                         pending and its stock held; records the URL once
+ *                         the provider answers, or releases the order when it
+ *                         refuses. A session it learns of for an order that
+ *                         expired meanwhile is closed at the provider.
  *
  * Thread safety: the purpose table is static and read-only.
  */
@@ -36,6 +43,7 @@
 
 #include "auth/auth.h"
 #include "core/arena.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/money.h"
 #include "core/uuid.h"
@@ -50,6 +58,8 @@
 #define JOB_PAID "order.paid"
 #define JOB_REFUND_LATE "order.refund_late"
 #define JOB_CHECKOUT_EXPIRE "order.checkout_expire"
+#define JOB_CHECKOUT_OPEN "order.checkout_open"
+#define CHECKOUT_OPEN_FIRST_US 1000000 /* the first retry, 1 s after the unknown outcome */
 #define VENDOR_MAIL_TEMPLATE "order_vendor_paid"
 
 /* ---- the checkout of an order ----------------------------------------------------- */
@@ -474,6 +484,65 @@ static int job_refund_late(struct db *db, const struct job *job, struct souk_err
     return err;
 }
 
+int orders_checkout_retry_tx(struct db_conn *tx, const struct order *o, struct souk_errinfo *ei)
+{
+    char key[96];
+    json_t *p = json_pack("{s:s, s:i}", "order_id", o->id, "attempt", o->attempt);
+    int err;
+
+    snprintf(key, sizeof key, "%s:%s:%d", JOB_CHECKOUT_OPEN, o->id, o->attempt);
+    err = job_enqueue(tx, JOB_CHECKOUT_OPEN, p, clock_now_us() + CHECKOUT_OPEN_FIRST_US, key,
+                      NULL, ei);
+    json_decref(p);
+    return err;
+}
+
+struct reopen {
+    struct order o;
+    struct arena *a;
+    const char *note;
+    int moved;
+};
+
+static int reopen_release_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
+{
+    struct reopen *r = arg;
+    int err = orders_load_tx(tx, r->o.id, r->a, &r->o, ei);
+    return err ? err
+               : orders_release_tx(tx, &r->o, "cancelled", &orders_actor_system, r->note,
+                                   &r->moved, ei);
+}
+
+/* order.checkout_open: the create whose outcome was unknown, asked again. */
+static int job_checkout_open(struct db *db, const struct job *job, struct souk_errinfo *ei)
+{
+    const char *id = payload_str(job, "order_id");
+    int attempt = (int)json_integer_value(json_object_get(job->payload, "attempt"));
+    struct reopen r = {.a = arena_new(0), .note = "checkout_failed"};
+    int err = id ? orders_get(db, id, 0, r.a, &r.o, ei)
+                 : souk_fail(ei, SOUK_PRECONDITION, "bad payload");
+
+    if (err || r.o.attempt != attempt || !r.o.payment_id[0]) {
+        arena_free(r.a);
+        return err == SOUK_NOT_FOUND ? 0 : err;
+    }
+    err = orders_checkout_open(db, &r.o, r.a, ei);
+    if (!err && strcmp(r.o.status, "pending") != 0) {
+        /* expired (or cancelled) while the provider was silent: close it there */
+        struct souk_errinfo e2 = {0};
+        if (payments_checkout_expire(db, r.o.payment_id, &e2))
+            log_info("order %s: provider expiry: %s", r.o.id, e2.detail);
+        souk_errinfo_cleanup(&e2);
+    } else if (err && !payments_outcome_unknown(ei)) {
+        log_info("order %s: the provider refused the checkout: %s", r.o.id, ei->detail);
+        souk_errinfo_cleanup(ei);
+        memset(ei, 0, sizeof *ei);
+        err = db_tx_run(db, reopen_release_tx, &r, ei);
+    }
+    arena_free(r.a);
+    return err; /* unknown again: the job runs later, same idempotency key */
+}
+
 void orders_pay_register(void)
 {
     payments_register_purpose(&order_purpose);
@@ -481,4 +550,5 @@ void orders_pay_register(void)
     job_register(JOB_PAID, job_paid, 10);
     job_register(JOB_REFUND_LATE, job_refund_late, 12);
     job_register(JOB_CHECKOUT_EXPIRE, job_checkout_expire, 6);
+    job_register(JOB_CHECKOUT_OPEN, job_checkout_open, 8);
 }

@@ -533,6 +533,12 @@ int payments_checkout_start(struct db *db, const struct checkout_spec *s,
     return err ? err : payments_checkout_open(db, out, ei);
 }
 
+int payments_outcome_unknown(const struct souk_errinfo *ei)
+{
+    const char *o = ei ? json_string_value(json_object_get(ei->extra, "provider_outcome")) : NULL;
+    return o && strcmp(o, "unknown") == 0;
+}
+
 int payments_checkout_expire(struct db *db, const char *payment_id, struct souk_errinfo *ei)
 {
     struct payment_row p = {0};

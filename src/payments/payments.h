@@ -169,6 +169,11 @@ int payments_checkout_create(struct db_conn *tx, const struct checkout_spec *s,
 int payments_checkout_open(struct db *db, struct checkout_session *cs, struct souk_errinfo *ei);
 int payments_checkout_start(struct db *db, const struct checkout_spec *s,
                             struct checkout_session *out, struct souk_errinfo *ei);
+/* Whether a failed provider call may still have taken effect there: it timed
+ * out or lost its connection after the request was sent. The problem body
+ * then says "provider_outcome": "unknown"; the caller keeps what it holds
+ * and asks again later with the same idempotency key (open again). */
+int payments_outcome_unknown(const struct souk_errinfo *ei);
 /* Expires an open session at the provider (checkout.session.expired follows). */
 int payments_checkout_expire(struct db *db, const char *payment_id, struct souk_errinfo *ei);
 

@@ -43,6 +43,7 @@ struct resp {
     char request_id[80];
     int should_retry;    /* -1 absent, 0 false, 1 true */
     int64_t retry_after; /* ms asked by Retry-After, -1 absent */
+    int sent;            /* no answer, but the request may have reached the provider */
 };
 
 static int max_retries = 2;
@@ -245,7 +246,15 @@ static int map_error(long status, const struct resp *r, const char *path,
     log_json(LOG_WARN, "stripe request failed",
              json_pack("{s:s, s:i, s:s?, s:s?, s:s}", "path", path, "status", (int)status,
                        "type", type, "code", code, "request_id", r->request_id));
-    if (status == 0)
+    if (status == 0 && r->sent) {
+        /* timed out or lost the connection after sending: the provider may
+         * have acted; retrying with the same idempotency key tells. */
+        souk_fail(ei, err, "payment provider did not answer in time (%s)", path);
+        if (ei) {
+            json_decref(ei->extra);
+            ei->extra = json_pack("{s:s}", "provider_outcome", "unknown");
+        }
+    } else if (status == 0)
         souk_fail(ei, err, "payment provider unreachable (%s)", path);
     else
         souk_fail(ei, err, "payment provider: %s%s%s (HTTP %ld)", type ? type : "error",
@@ -279,6 +288,7 @@ int stripe_call(const char *method, const char *path, const struct form *body,
         }
         if (rc != CURLE_OK)
             status = 0;
+        r.sent = rc != CURLE_OK && rc != CURLE_COULDNT_CONNECT && rc != CURLE_COULDNT_RESOLVE_HOST;
         if (attempt < max_retries && retryable(status, r.should_retry))
             wait = retry_wait_ms(attempt + 1, status, &r);
         if (attempt >= max_retries || !retryable(status, r.should_retry) ||

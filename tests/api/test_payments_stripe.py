@@ -14,7 +14,7 @@ import pytest
 from payments_util import (KEY, base_env, event, new_user, outcome, payment, payments_served,
                            post_event)
 from orders_helpers import customer, make_shop, order, require_order_routes, stock_of, wait_for
-from orders_helpers import wait_status
+from orders_helpers import get_order, wait_status
 from stripe_fake import StripeFake
 
 API_VERSION = "2026-10-28.endive"
@@ -161,6 +161,48 @@ def test_hanging_provider_holds_no_worker(fake, souk_factory):
         t.join(timeout=30)
     for status, code, took in answers:
         assert (status, code) == (502, "upstream_error") and took < 3 + 2.5, answers
+
+
+def test_timed_out_create_keeps_the_order_and_opens_it_later(fake, souk_factory):
+    # the provider does not answer in time: it may have created the session, so the order stays
+    # pending with its stock held, the client gets 502, and a job asks again with the same key
+    require_order_routes()
+    fake.plan, fake.requests[:], fake.hang_seconds = ["hang"], [], 4.0
+    try:
+        srv = souk_factory(**base_env(SOUK_PAYMENTS="stripe", STRIPE_API_BASE=fake.url,
+                                      SOUK_STRIPE_TIMEOUT_SECONDS="2", SOUK_STRIPE_MAX_RETRIES="0",
+                                      SOUK_RATE_LIMIT_RPS="0"))
+        shop = make_shop(srv, stock=1)
+        buyer = customer(srv)
+        r = order(srv, buyer, shop["variant"]["id"])
+        assert r.status_code == 502 and r.json()["code"] == "upstream_error", r.text
+        assert r.json()["provider_outcome"] == "unknown"
+        [o] = srv.get("/api/orders/my/", token=buyer["access"]).json()["results"]
+        assert o["status"] == "pending" and stock_of(srv, shop["variant"]["id"]) == 0
+        done = wait_for(lambda: (lambda x: x if x["payment_url"] else None)(
+            get_order(srv, buyer, o["id"])), what="payment_url after the retry")
+        assert done["status"] == "pending" and stock_of(srv, shop["variant"]["id"]) == 0
+        sent = fake.sent("/v1/checkout/sessions")
+        assert len(sent) == 2 and len({x["headers"]["idempotency-key"] for x in sent}) == 1
+        assert len({x["raw"] for x in sent}) == 1
+        assert done["payment_url"].rsplit("/", 1)[-1].startswith("cs_")
+    finally:
+        fake.hang_seconds = 15.0
+
+
+@pytest.mark.parametrize("plan", [["400"], ["402"]])
+def test_refused_create_releases_the_order_at_once(fake, souk_factory, plan):
+    require_order_routes()
+    fake.plan, fake.requests[:] = list(plan), []
+    srv = souk_factory(**base_env(SOUK_PAYMENTS="stripe", STRIPE_API_BASE=fake.url,
+                                  SOUK_RATE_LIMIT_RPS="0"))
+    shop = make_shop(srv, stock=1)
+    buyer = customer(srv)
+    r = order(srv, buyer, shop["variant"]["id"])
+    assert r.status_code == 502 and "provider_outcome" not in r.json(), r.text
+    [o] = srv.get("/api/orders/my/", token=buyer["access"]).json()["results"]
+    assert o["status"] == "cancelled" and stock_of(srv, shop["variant"]["id"]) == 1
+    assert len(fake.sent("/v1/checkout/sessions")) == 1
 
 
 @pytest.mark.parametrize("plan,wait", [(["429/1"], 1.0), (["503/2"], 2.0), (["503/date+2"], 1.0)])
