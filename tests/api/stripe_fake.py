@@ -2,7 +2,8 @@
 
 It records what the server sent (method, path, headers, form fields, idempotency keys) and
 answers Stripe-shaped objects built from ../shared/stripe/fixtures.json ("latest" set), with
-the ids and amounts the request asked for. A failure plan makes the next requests fail:
+the ids and amounts the request asked for. A parameter Stripe does not document for the operation
+(stripe_params.py) is refused as Stripe refuses it (400 parameter_unknown). A failure plan makes the next requests fail:
 
     fake.plan = ["500", "close", "409", "429", "402", "400"]
 
@@ -26,6 +27,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import souk_client
+import stripe_params
 
 FIXTURES = os.path.join(souk_client.repo_root(), "..", "shared", "stripe", "fixtures.json")
 
@@ -43,6 +45,7 @@ class StripeFake:
         self.plan = []
         self.hang_seconds = 15.0
         self.replies = {}
+        self.refused = []  # (method, path, [unknown parameters]) the fake answered 400 to
         self.lock = threading.Lock()
         self.server = None
         self.url = None
@@ -111,6 +114,13 @@ class StripeFake:
             return self.reply(h, 200, replay, replayed=True)
         if rec["headers"].get("authorization") != "Bearer " + self.key:
             return self.error(h, 401)
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(h.path).query))
+        unknown = stripe_params.unknown_parameters(h.command, path, list(rec["form"]) + list(query))
+        if unknown:
+            self.refused.append((h.command, path, unknown))
+            return self.reply(h, 400, {"error": {
+                "type": "invalid_request_error", "code": "parameter_unknown", "param": unknown[0],
+                "message": f"Received unknown parameter: {unknown[0]}"}})
         status, body = self.route(rec)
         if key and status == 200:
             with self.lock:

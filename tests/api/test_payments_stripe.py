@@ -25,6 +25,8 @@ def fake():
     f = StripeFake(KEY).start()
     yield f
     f.stop()
+    # every call souk made in this module used parameters Stripe documents
+    assert f.refused == [], f.refused
 
 
 @pytest.fixture
@@ -226,6 +228,24 @@ def test_retry_after_past_the_deadline_is_not_waited(fake, souk_factory):
     r = post_checkout(srv, token)
     assert r.status_code == 502 and r.json()["code"] == "upstream_error", r.text
     assert len(fake.sent("/v1/checkout/sessions")) == 1  # an hour's wait is past a 5 s deadline
+
+
+def test_fake_refuses_undocumented_parameters(fake):
+    import requests
+    h = {"Authorization": f"Bearer {KEY}"}
+    ok = {"mode": "payment", "success_url": "http://x/", "line_items[0][quantity]": "1",
+          "line_items[0][price_data][currency]": "eur",
+          "line_items[0][price_data][unit_amount]": "100",
+          "line_items[0][price_data][product_data][name]": "x", "metadata[anything]": "y"}
+    assert requests.post(fake.url + "/v1/checkout/sessions", data=ok, headers=h).status_code == 200
+    for bad in ("line_items[0][price_data][unit_amont]", "expires", "metadata[a][b]",
+                "line_items[0][price_data][product_data][nam]"):
+        r = requests.post(fake.url + "/v1/checkout/sessions", data={**ok, bad: "1"}, headers=h)
+        assert r.status_code == 400 and r.json()["error"]["param"] == bad, (bad, r.text)
+    r = requests.post(fake.url + "/v1/refunds", data={"payment_intent": "pi_1", "amout": "5"},
+                      headers=h)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "parameter_unknown"
+    del fake.refused[-5:]  # these were this test's own; the fixture checks souk's calls
 
 
 @pytest.mark.parametrize("status", ["400", "402", "401"])
