@@ -113,6 +113,13 @@ void admin_fmt_time(json_t *row, const char *key);
 void admin_fmt_money(json_t *row, const char *key);
 /* "1"/"t"/"true" -> true, anything else -> false (0/1 columns for {{#flag}}). */
 void admin_fmt_bool(json_t *row, const char *key);
+/* moderate.c: hides (hidden 1) or shows again the content ax->id of a
+ * moderation kind ("recipe", "project", "listing", "review") as the API
+ * does, with the form's optional `note` in the audit entry. */
+int admin_set_hidden(struct admin_ctx *ax, const char *kind, int hidden, struct souk_errinfo *ei);
+/* The content lists' filter `hidden` ("hidden", "visible", else ""), put on
+ * the page with the flags its select needs. */
+const char *admin_hidden_filter(struct admin_ctx *ax);
 /* "abc" -> "abc%" with LIKE wildcards removed ("" when q is empty). */
 const char *admin_like_prefix(struct admin_ctx *ax, const char *q);
 

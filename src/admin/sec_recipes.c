@@ -1,5 +1,6 @@
 /* sec_recipes.c - /admin/recipes/: the global cookbook (a content section:
- * ADMIN and MODERATOR). Hide/unhide arrive with the moderation domain.
+ * ADMIN and MODERATOR), hidden recipes included (marked); hide and unhide
+ * through moderation_hide (moderate.c), as POST /api/moderation/hide/ does.
  *
  * API.md § "Admin console". Keyset pages over recipes_created_idx /
  * recipes_cuisine_idx; q is the cookbook's own full-text search
@@ -16,11 +17,14 @@
 
 #define COLS "r.id, r.title, r.summary, r.cuisine, r.difficulty, r.cook_minutes, r.price, " \
              "r.currency, r.instructions, r.created_at, r.chef_id, v.business_name, " \
-             "CASE WHEN r.is_premium THEN 1 ELSE 0 END AS is_premium"
+             "CASE WHEN r.is_premium THEN 1 ELSE 0 END AS is_premium, r.hidden_at, " \
+             "CASE WHEN r.hidden_at IS NULL THEN 0 ELSE 1 END AS is_hidden"
 
 static void fix(json_t *row)
 {
     admin_fmt_bool(row, "is_premium");
+    admin_fmt_bool(row, "is_hidden");
+    admin_fmt_time(row, "hidden_at");
     admin_fmt_time(row, "created_at");
     admin_fmt_money(row, "price");
 }
@@ -82,11 +86,14 @@ static int recipes_list_page(struct admin_ctx *ax, struct souk_errinfo *ei)
         }
         return admin_list_fetch(ax, search_fetch, ei);
     }
+    const char *hidden = admin_hidden_filter(ax);
     return admin_list_sql(ax,
                           "SELECT " COLS ", r.created_at AS _k FROM recipes r JOIN vendor_profiles"
-                          " v ON v.id = r.chef_id WHERE ($1 = '' OR r.cuisine = $1)",
-                          "r.created_at", "r.id", DB_PARAMS(DBT(admin_arg(ax, "cuisine"))),
-                          fix, ei);
+                          " v ON v.id = r.chef_id WHERE ($1 = '' OR r.cuisine = $1) AND ($2 = '' "
+                          "OR ($2 = 'hidden' AND r.hidden_at IS NOT NULL) OR ($2 = 'visible' AND "
+                          "r.hidden_at IS NULL))",
+                          "r.created_at", "r.id",
+                          DB_PARAMS(DBT(admin_arg(ax, "cuisine")), DBT(hidden)), fix, ei);
 }
 
 static int recipes_detail(struct admin_ctx *ax, struct souk_errinfo *ei)
@@ -103,7 +110,23 @@ static int recipes_detail(struct admin_ctx *ax, struct souk_errinfo *ei)
     return SOUK_OK;
 }
 
+static int hide(struct admin_ctx *ax, struct souk_errinfo *ei)
+{
+    return admin_set_hidden(ax, "recipe", 1, ei);
+}
+
+static int unhide(struct admin_ctx *ax, struct souk_errinfo *ei)
+{
+    return admin_set_hidden(ax, "recipe", 0, ei);
+}
+
+static const struct admin_action actions[] = {
+    {"hide", ADMIN_R_STAFF, hide, "Recipe hidden."},
+    {"unhide", ADMIN_R_STAFF, unhide, "Recipe shown again."},
+    {NULL, 0, NULL, NULL},
+};
+
 const struct admin_section admin_sec_recipes = {
     .slug = "recipes", .title = "Recipes", .roles = ADMIN_R_STAFF,
-    .list = recipes_list_page, .detail = recipes_detail,
+    .list = recipes_list_page, .detail = recipes_detail, .actions = actions,
 };

@@ -445,3 +445,73 @@ def test_ban_and_unban_from_the_console(srv, moderator, admin):
     # staff cannot be banned
     assert moderator.post(f"/admin/users/{admin.user['id']}/ban/",
                           data={"reason": "no"}).status_code == 403
+
+
+# ---- the content sections: recipes, projects, listings, reviews ---------------------------------
+
+
+def content_targets(srv):
+    """One of each content kind, made through the API: {kind: (id, public URL)}."""
+    from home_support import completed_request, make_project, make_specialist
+    spec = make_specialist(srv, business_name=PAYLOAD)
+    pid = make_project(srv, spec, title=PAYLOAD)
+    client = make_user(srv, "CUSTOMER")
+    req = completed_request(srv, client, spec)
+    r = srv.post(f"/api/requests/{req['id']}/review/", json={"rating": 4, "text": PAYLOAD},
+                 token=client["access"])
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    r = srv.post("/api/listings/", json={"title": PAYLOAD, "price": "50.00", "status": "active",
+                                         "description": PAYLOAD}, token=spec["access"])
+    assert r.status_code == 201, r.text
+    lid = r.json()["id"]
+    rec = recipe(srv, make_chef(srv), title=PAYLOAD)
+    return spec, {
+        "recipes": (rec["id"], f"/api/recipes/{rec['id']}/"),
+        "projects": (pid, f"/api/projects/{pid}/"),
+        "listings": (lid, f"/api/listings/{lid}/"),
+        "reviews": (rid, f"/api/specialists/{spec['vendor_id']}/reviews/"),
+    }
+
+
+def publicly_visible(srv, kind, target, url):
+    r = srv.get(url)
+    if kind != "reviews":
+        return r.status_code == 200
+    assert r.status_code == 200, r.text
+    return target in [x["id"] for x in r.json()["results"]]
+
+
+def test_hide_and_unhide_content_from_the_console(srv, moderator, admin):
+    spec, targets = content_targets(srv)
+    for kind, (target, url) in targets.items():
+        assert_escaped(moderator.get(f"/admin/{kind}/"))
+        page = moderator.get(f"/admin/{kind}/{target}/")
+        assert_escaped(page)
+        assert f"/admin/{kind}/{target}/hide/" in page.text, kind
+        assert publicly_visible(srv, kind, target, url), kind
+        r = moderator.post(f"/admin/{kind}/{target}/hide/", data={"note": PAYLOAD})
+        assert r.status_code == 303, (kind, r.text[:400])
+        assert not publicly_visible(srv, kind, target, url), f"{kind}: gone from the public API"
+        page = moderator.get(f"/admin/{kind}/{target}/")
+        assert f"/admin/{kind}/{target}/unhide/" in page.text and "hidden since" in page.text
+        assert target in moderator.get(f"/admin/{kind}/?hidden=hidden").text, kind
+        assert target not in moderator.get(f"/admin/{kind}/?hidden=visible").text, kind
+        assert moderator.post(f"/admin/{kind}/{target}/unhide/").status_code == 303
+        assert publicly_visible(srv, kind, target, url), f"{kind}: back in the public API"
+        # the API's audit entries, with the moderator as actor and the note
+        audit = srv.get("/api/admin/audit/", params={"target_id": target},
+                        token=admin.user["access"]).json()["results"]
+        acts = [(e["action"], e["actor_id"]) for e in audit]
+        assert ("content.hide", moderator.user["id"]) in acts, (kind, acts)
+        assert ("content.unhide", moderator.user["id"]) in acts, (kind, acts)
+    # a note too long changes nothing
+    target, url = targets["projects"]
+    r = moderator.post(f"/admin/projects/{target}/hide/", data={"note": "x" * 2001})
+    assert r.status_code == 400 and publicly_visible(srv, "projects", target, url)
+    # without a token nothing changes
+    r = moderator.post(f"/admin/listings/{targets['listings'][0]}/hide/", csrf=False)
+    assert r.status_code == 403
+    assert publicly_visible(srv, "listings", *targets["listings"])
+    # a customer's session does not exist, and an unknown id is 404
+    assert moderator.get(f"/admin/projects/{uuid.uuid4()}/").status_code == 404
