@@ -140,6 +140,50 @@ test('retry a dead job', async ({ page }) => {
     j.finished_at > first.finished_at; }, 'the job ran again');
 });
 
+// A 1x1 PNG: enough for libmagic and libvips to accept a project's media.
+const PNG_1x1 = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQD' +
+  'wAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+
+test('hide a reported project', async ({ page }) => {
+  const email = `studio-${uniq()}@example.com`;
+  let r = await api('POST', '/api/users/register/', { email, password: PW, first_name: 'S',
+    last_name: 'D', role: 'VENDOR' });
+  expect(r.status === 201, 'vendor registered (' + r.status + ')');
+  const vendor = await token(email);
+  r = await api('POST', '/api/vendors/profile/', { business_name: 'Studio ' + uniq(),
+    city: 'Tunis', bio: 'interiors', categories: ['kitchens'] }, vendor);
+  expect(r.status === 201, 'specialist profile');
+  const form = new FormData();
+  form.append('title', 'Reported loft ' + uniq());
+  form.append('category', 'kitchens');
+  form.append('media', new Blob([PNG_1x1], { type: 'image/png' }), 'a.png');
+  const up = await fetch(BASE + '/api/projects/', { method: 'POST', body: form,
+    headers: { Authorization: 'Bearer ' + vendor } });
+  expect(up.status === 201, 'project created (' + up.status + ')');
+  const project = await up.json();
+  expect((await api('GET', `/api/projects/${project.id}/`)).status === 200, 'public at first');
+  const reporter = `reporter-${uniq()}@example.com`;
+  await api('POST', '/api/users/register/', { email: reporter, password: PW, first_name: 'R',
+    last_name: 'P' });
+  r = await api('POST', '/api/reports/', { target_type: 'project', target_id: project.id,
+    reason: 'not a real project' }, await token(reporter));
+  expect(r.status === 201, 'report filed');
+  const report = r.json;
+  await signIn(page, process.env.MODERATOR_EMAIL);
+  await page.goto(BASE + '/admin/reports/?target_type=project');
+  await shot(page, 'reports');
+  await Promise.all([page.waitForNavigation(), page.click(`a[href="/admin/reports/${report.id}/"]`)]);
+  await page.selectOption('select[name=action]', 'hide_content');
+  await page.fill('input[name=note]', 'stock photos');
+  await Promise.all([page.waitForNavigation(), page.click('button:has-text("Resolve")')]);
+  expect(await page.isVisible('dd.state >> text=resolved'), 'the report is resolved');
+  r = await api('GET', `/api/projects/${project.id}/`);
+  expect(r.status === 404, 'gone from the public API (got ' + r.status + ')');
+  await page.goto(BASE + `/admin/projects/${project.id}/`);
+  expect(await page.isVisible('text=hidden since'), 'the console shows it hidden');
+  await shot(page, 'project');
+});
+
 test('MODERATOR gets 403 on orders', async ({ page }) => {
   await signIn(page, process.env.MODERATOR_EMAIL);
   expect(!(await page.isVisible('nav >> text=Orders')), 'no Orders in the menu');
