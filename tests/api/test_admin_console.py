@@ -515,3 +515,37 @@ def test_hide_and_unhide_content_from_the_console(srv, moderator, admin):
     assert publicly_visible(srv, "listings", *targets["listings"])
     # a customer's session does not exist, and an unknown id is 404
     assert moderator.get(f"/admin/projects/{uuid.uuid4()}/").status_code == 404
+
+
+def test_thread_moderator_view_and_hiding_a_message(srv, moderator, admin):
+    a, b = make_user(srv), make_user(srv)
+    r = srv.post("/api/threads/", json={"body": PAYLOAD, "recipient_id": b["id"]},
+                 token=a["access"])
+    assert r.status_code == 201, r.text
+    t = r.json()
+    mid = t["last_message"]["id"]
+    gone = srv.post(f"/api/threads/{t['id']}/messages/", json={"body": "deleted later"},
+                    token=b["access"]).json()
+    assert srv.delete(f"/api/messages/{gone['id']}/", token=b["access"]).status_code == 204
+    page = moderator.get(f"/admin/threads/?q={a['email'][:12]}")
+    assert page.status_code == 200 and t["id"] in page.text
+    assert "alert(1)" not in page.text, "the list shows no message text"
+    page = moderator.get(f"/admin/threads/{t['id']}/")
+    assert_escaped(page)
+    assert "deleted later" in page.text and "deleted" in page.text, "the original is shown"
+    audit = srv.get("/api/admin/audit/", params={"action": "thread.view", "target_id": t["id"]},
+                    token=admin.user["access"]).json()["results"]
+    assert audit and audit[0]["actor_id"] == moderator.user["id"], "the reading is audited"
+    r = moderator.post(f"/admin/threads/{t['id']}/hide-message/", data={"message_id": mid})
+    assert r.status_code == 303, r.text[:400]
+    seen = srv.get(f"/api/threads/{t['id']}/messages/", token=b["access"]).json()["results"]
+    assert all(m["body"] != PAYLOAD for m in seen), "hidden from the participants"
+    assert "Show again" in moderator.get(f"/admin/threads/{t['id']}/").text
+    r = moderator.post(f"/admin/threads/{t['id']}/unhide-message/", data={"message_id": mid})
+    assert r.status_code == 303
+    seen = srv.get(f"/api/threads/{t['id']}/messages/", token=b["access"]).json()["results"]
+    assert any(m["body"] == PAYLOAD for m in seen)
+    bad = moderator.post(f"/admin/threads/{t['id']}/hide-message/",
+                         data={"message_id": str(uuid.uuid4())})
+    assert bad.status_code == 400, "no such message: the API's answer (target_id)"
+    assert moderator.get(f"/admin/threads/{uuid.uuid4()}/").status_code == 404
