@@ -117,6 +117,9 @@ void admin_fmt_bool(json_t *row, const char *key);
  * moderation kind ("recipe", "project", "listing", "review") as the API
  * does, with the form's optional `note` in the audit entry. */
 int admin_set_hidden(struct admin_ctx *ax, const char *kind, int hidden, struct souk_errinfo *ei);
+/* The same for content that is not the page's own {id} (a thread's message). */
+int admin_set_hidden_id(struct admin_ctx *ax, const char *kind, const char *id, int hidden,
+                        struct souk_errinfo *ei);
 /* The content lists' filter `hidden` ("hidden", "visible", else ""), put on
  * the page with the flags its select needs. */
 const char *admin_hidden_filter(struct admin_ctx *ax);

@@ -24,7 +24,8 @@ const char *admin_hidden_filter(struct admin_ctx *ax)
     return h;
 }
 
-int admin_set_hidden(struct admin_ctx *ax, const char *kind, int hidden, struct souk_errinfo *ei)
+int admin_set_hidden_id(struct admin_ctx *ax, const char *kind, const char *id, int hidden,
+                        struct souk_errinfo *ei)
 {
     const char *note = admin_field(ax, "note");
     struct audit_actor who = admin_actor(ax);
@@ -33,5 +34,10 @@ int admin_set_hidden(struct admin_ctx *ax, const char *kind, int hidden, struct 
         souk_errinfo_field(ei, "note", "At most 2000 characters.");
         return souk_fail(ei, SOUK_INVALID, "The note is too long.");
     }
-    return moderation_hide(admin_db(ax), &who, kind, ax->id, hidden, *note ? note : NULL, ei);
+    return moderation_hide(admin_db(ax), &who, kind, id, hidden, *note ? note : NULL, ei);
+}
+
+int admin_set_hidden(struct admin_ctx *ax, const char *kind, int hidden, struct souk_errinfo *ei)
+{
+    return admin_set_hidden_id(ax, kind, ax->id, hidden, ei);
 }

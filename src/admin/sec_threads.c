@@ -15,7 +15,6 @@
 #include "core/clock.h"
 #include "db/keyset.h"
 #include "messaging/messaging.h"
-#include "moderation/moderation.h"
 
 #define THREAD_PAGE 200 /* messages shown on the detail page */
 
@@ -81,26 +80,14 @@ static int thread_detail(struct admin_ctx *ax, struct souk_errinfo *ei)
     return SOUK_OK;
 }
 
-static int set_message_hidden(struct admin_ctx *ax, int hidden, struct souk_errinfo *ei)
-{
-    const char *mid = admin_field(ax, "message_id"), *note = admin_field(ax, "note");
-    struct audit_actor who = admin_actor(ax);
-
-    if (strlen(note) > 2000) {
-        souk_errinfo_field(ei, "note", "At most 2000 characters.");
-        return souk_fail(ei, SOUK_INVALID, "The note is too long.");
-    }
-    return moderation_hide(admin_db(ax), &who, "message", mid, hidden, *note ? note : NULL, ei);
-}
-
 static int hide_message(struct admin_ctx *ax, struct souk_errinfo *ei)
 {
-    return set_message_hidden(ax, 1, ei);
+    return admin_set_hidden_id(ax, "message", admin_field(ax, "message_id"), 1, ei);
 }
 
 static int unhide_message(struct admin_ctx *ax, struct souk_errinfo *ei)
 {
-    return set_message_hidden(ax, 0, ei);
+    return admin_set_hidden_id(ax, "message", admin_field(ax, "message_id"), 0, ei);
 }
 
 static const struct admin_action actions[] = {
