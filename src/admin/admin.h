@@ -12,6 +12,10 @@
  *                                       the detail page (errors: the detail
  *                                       page again with the error and its
  *                                       status from src/http/problem.c)
+ *   POST /admin/<slug>/                 list_post->fn(ax, ei) with ax->id NULL
+ *                                       (a create sets it): 303 to the new
+ *                                       detail page, else to the list (errors:
+ *                                       the list again, the form kept)
  * ('/' in a slug becomes '_' in template names: payments/events ->
  * payments_events_list.html.) Sections read with the helpers below and act
  * through the API's domain functions only.
@@ -41,6 +45,7 @@ struct admin_ctx {
     const char *id;     /* {id} of a detail or an action page, else NULL */
     json_t *page;       /* the template context; sections add members */
     json_t *form;       /* POST fields (strings), an object */
+    const char *preview; /* trusted HTML for {{&preview}} (admin_markdown_html), or NULL */
 };
 
 /* The signed-in staff member, as the audit trail names them. */
@@ -52,7 +57,13 @@ struct admin_action {
     unsigned roles;
     int (*fn)(struct admin_ctx *ax, struct souk_errinfo *ei);
     const char *done;   /* message shown after success */
+    unsigned flags;     /* ADMIN_ACT_* */
 };
+/* On success, render the detail page (200) instead of redirecting: an
+ * action that changes nothing (a preview of unsaved text). */
+#define ADMIN_ACT_RENDER 0x1u
+/* On success, 303 to the list (the detail page is gone: a delete). */
+#define ADMIN_ACT_TO_LIST 0x2u
 
 struct admin_section {
     const char *slug;   /* "users", "payments/events" */
@@ -63,6 +74,7 @@ struct admin_section {
     int (*list)(struct admin_ctx *ax, struct souk_errinfo *ei);
     int (*detail)(struct admin_ctx *ax, struct souk_errinfo *ei); /* NULL: no detail pages */
     const struct admin_action *actions; /* terminated by {NULL} (or NULL) */
+    const struct admin_action *list_post; /* POST to the list (a create), or NULL */
 };
 
 /* sections.c: every section, in menu order, NULL-terminated. */

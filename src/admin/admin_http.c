@@ -162,7 +162,8 @@ static int admin_render(struct admin_ctx *ax, int status, const char *tmpl, cons
                                                       "role", auth_role_name(ax->s->user.role)));
         json_object_set_new(ax->page, "nav", nav_json(ax, current));
     }
-    char *content = tmpl_render(tmpl, ax->page, NULL);
+    struct tmpl_frag own[] = {{"preview", ax->preview ? ax->preview : ""}, {NULL, NULL}};
+    char *content = tmpl_render(tmpl, ax->page, own);
     struct tmpl_frag frags[] = {{"content", content ? content : ""}, {NULL, NULL}};
     char *html = tmpl_render("layout.html", ax->page, frags);
     free(content);
@@ -272,6 +273,7 @@ static int section_list(struct http_req *req)
     if (admin_gate(&ax, &s, sec->roles))
         return 0;
     json_object_set_new(ax.page, "q", json_string(admin_arg(&ax, "q")));
+    json_object_set_new(ax.page, "done", json_string(admin_arg(&ax, "done")));
     if ((err = sec->list(&ax, &ei)))
         return admin_error(&ax, err, &ei);
     return admin_render(&ax, 200, tmpl_name(req, sec->slug, "list"), sec->title, sec->slug);
@@ -283,7 +285,8 @@ static int detail_render(struct admin_ctx *ax, const struct admin_section *sec, 
     int err = sec->detail(ax, &ei);
     if (err)
         return admin_error(ax, err, &ei);
-    json_object_set_new(ax->page, "done", json_string(admin_arg(ax, "done")));
+    if (!json_object_get(ax->page, "done"))
+        json_object_set_new(ax->page, "done", json_string(admin_arg(ax, "done")));
     return admin_render(ax, status, tmpl_name(ax->req, sec->slug, "detail"), sec->title,
                         sec->slug);
 }
@@ -327,8 +330,46 @@ static int section_action(struct http_req *req)
         souk_errinfo_cleanup(&ei);
         return detail_render(&ax, sec, status);
     }
+    if (act->flags & ADMIN_ACT_RENDER) {
+        json_object_set_new(ax.page, "done", json_string(act->done));
+        return detail_render(&ax, sec, 200);
+    }
+    if (act->flags & ADMIN_ACT_TO_LIST)
+        return redirect(req, 303, arena_sprintf(req->arena, "/admin/%s/?done=%s", sec->slug,
+                                                url_encode(req->arena, act->done)));
     return redirect(req, 303, arena_sprintf(req->arena, "/admin/%s/%s/?done=%s", sec->slug,
                                             ax.id, url_encode(req->arena, act->done)));
+}
+
+/* POST /admin/<slug>/: the section's list_post (a create). */
+static int section_list_post(struct http_req *req)
+{
+    struct admin_ctx ax = {.req = req};
+    struct admin_session s;
+    struct souk_errinfo ei = {0};
+    const struct admin_section *sec = section_of(req);
+    const struct admin_action *act = sec->list_post;
+    int err;
+
+    if (admin_gate(&ax, &s, sec->roles & act->roles))
+        return 0;
+    if ((err = act->fn(&ax, &ei))) {
+        int status = http_problem_status(err);
+        json_object_set_new(ax.page, "error", json_string(ei.detail[0] && status < 500
+                                                              ? ei.detail : "Failed."));
+        json_object_set(ax.page, "form", ax.form);
+        souk_errinfo_cleanup(&ei);
+        json_object_set_new(ax.page, "q", json_string(""));
+        if ((err = sec->list(&ax, &ei)))
+            return admin_error(&ax, err, &ei);
+        return admin_render(&ax, status, tmpl_name(req, sec->slug, "list"), sec->title,
+                            sec->slug);
+    }
+    if (ax.id)
+        return redirect(req, 303, arena_sprintf(req->arena, "/admin/%s/%s/?done=%s", sec->slug,
+                                                ax.id, url_encode(req->arena, act->done)));
+    return redirect(req, 303, arena_sprintf(req->arena, "/admin/%s/?done=%s", sec->slug,
+                                            url_encode(req->arena, act->done)));
 }
 
 /* ---- login, logout, dashboard, stylesheet ------------------------------------------ */
@@ -446,6 +487,8 @@ void admin_http_register(struct router *r)
         const struct admin_section *s = admin_sections[i];
         snprintf(t, sizeof t, "/admin/%s/", s->slug);
         http_route(r, "GET", t, section_list, FLAGS, s->title);
+        if (s->list_post)
+            http_route(r, "POST", t, section_list_post, FLAGS | ROUTE_PROVIDER, s->list_post->done);
         const char *param = s->param ? s->param : "id";
         snprintf(t, sizeof t, "/admin/%s/{%s}/", s->slug, param);
         if (s->detail)

@@ -69,9 +69,9 @@ static int discard(struct admin_ctx *ax, struct souk_errinfo *ei)
 }
 
 static const struct admin_action actions[] = {
-    {"retry", ADMIN_R_ADMIN, retry, "Job queued again."},
-    {"discard", ADMIN_R_ADMIN, discard, "Job discarded."},
-    {NULL, 0, NULL, NULL},
+    {"retry", ADMIN_R_ADMIN, retry, "Job queued again.", 0},
+    {"discard", ADMIN_R_ADMIN, discard, "Job discarded.", 0},
+    {NULL, 0, NULL, NULL, 0},
 };
 
 const struct admin_section admin_sec_jobs = {

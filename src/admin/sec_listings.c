@@ -59,9 +59,9 @@ static int unhide(struct admin_ctx *ax, struct souk_errinfo *ei)
 }
 
 static const struct admin_action actions[] = {
-    {"hide", ADMIN_R_STAFF, hide, "Listing hidden."},
-    {"unhide", ADMIN_R_STAFF, unhide, "Listing shown again."},
-    {NULL, 0, NULL, NULL},
+    {"hide", ADMIN_R_STAFF, hide, "Listing hidden.", 0},
+    {"unhide", ADMIN_R_STAFF, unhide, "Listing shown again.", 0},
+    {NULL, 0, NULL, NULL, 0},
 };
 
 const struct admin_section admin_sec_listings = {

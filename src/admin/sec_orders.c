@@ -64,8 +64,8 @@ static int refund(struct admin_ctx *ax, struct souk_errinfo *ei)
 }
 
 static const struct admin_action actions[] = {
-    {"refund", ADMIN_R_ADMIN, refund, "Order refunded."},
-    {NULL, 0, NULL, NULL},
+    {"refund", ADMIN_R_ADMIN, refund, "Order refunded.", 0},
+    {NULL, 0, NULL, NULL, 0},
 };
 
 const struct admin_section admin_sec_orders = {

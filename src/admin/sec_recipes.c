@@ -121,9 +121,9 @@ static int unhide(struct admin_ctx *ax, struct souk_errinfo *ei)
 }
 
 static const struct admin_action actions[] = {
-    {"hide", ADMIN_R_STAFF, hide, "Recipe hidden."},
-    {"unhide", ADMIN_R_STAFF, unhide, "Recipe shown again."},
-    {NULL, 0, NULL, NULL},
+    {"hide", ADMIN_R_STAFF, hide, "Recipe hidden.", 0},
+    {"unhide", ADMIN_R_STAFF, unhide, "Recipe shown again.", 0},
+    {NULL, 0, NULL, NULL, 0},
 };
 
 const struct admin_section admin_sec_recipes = {

@@ -87,8 +87,8 @@ static int resolve(struct admin_ctx *ax, struct souk_errinfo *ei)
 }
 
 static const struct admin_action actions[] = {
-    {"resolve", ADMIN_R_STAFF, resolve, "Report resolved."},
-    {NULL, 0, NULL, NULL},
+    {"resolve", ADMIN_R_STAFF, resolve, "Report resolved.", 0},
+    {NULL, 0, NULL, NULL, 0},
 };
 
 const struct admin_section admin_sec_reports = {

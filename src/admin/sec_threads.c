@@ -91,9 +91,9 @@ static int unhide_message(struct admin_ctx *ax, struct souk_errinfo *ei)
 }
 
 static const struct admin_action actions[] = {
-    {"hide-message", ADMIN_R_STAFF, hide_message, "Message hidden."},
-    {"unhide-message", ADMIN_R_STAFF, unhide_message, "Message shown again."},
-    {NULL, 0, NULL, NULL},
+    {"hide-message", ADMIN_R_STAFF, hide_message, "Message hidden.", 0},
+    {"unhide-message", ADMIN_R_STAFF, unhide_message, "Message shown again.", 0},
+    {NULL, 0, NULL, NULL, 0},
 };
 
 const struct admin_section admin_sec_threads = {

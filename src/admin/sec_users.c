@@ -144,12 +144,12 @@ static int unban(struct admin_ctx *ax, struct souk_errinfo *ei)
 }
 
 static const struct admin_action actions[] = {
-    {"ban", ADMIN_R_STAFF, ban, "User banned."},
-    {"unban", ADMIN_R_STAFF, unban, "Ban lifted."},
-    {"role", ADMIN_R_ADMIN, set_role, "Role changed."},
-    {"activate", ADMIN_R_ADMIN, activate, "Account activated."},
-    {"deactivate", ADMIN_R_ADMIN, deactivate, "Account deactivated."},
-    {NULL, 0, NULL, NULL},
+    {"ban", ADMIN_R_STAFF, ban, "User banned.", 0},
+    {"unban", ADMIN_R_STAFF, unban, "Ban lifted.", 0},
+    {"role", ADMIN_R_ADMIN, set_role, "Role changed.", 0},
+    {"activate", ADMIN_R_ADMIN, activate, "Account activated.", 0},
+    {"deactivate", ADMIN_R_ADMIN, deactivate, "Account deactivated.", 0},
+    {NULL, 0, NULL, NULL, 0},
 };
 
 const struct admin_section admin_sec_users = {

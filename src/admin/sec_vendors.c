@@ -66,9 +66,9 @@ static int unverify(struct admin_ctx *ax, struct souk_errinfo *ei)
 }
 
 static const struct admin_action actions[] = {
-    {"verify", ADMIN_R_ADMIN, verify, "Vendor verified."},
-    {"unverify", ADMIN_R_ADMIN, unverify, "Verified badge removed."},
-    {NULL, 0, NULL, NULL},
+    {"verify", ADMIN_R_ADMIN, verify, "Vendor verified.", 0},
+    {"unverify", ADMIN_R_ADMIN, unverify, "Verified badge removed.", 0},
+    {NULL, 0, NULL, NULL, 0},
 };
 
 const struct admin_section admin_sec_vendors = {

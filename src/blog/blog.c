@@ -165,7 +165,9 @@ static int create_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
                   "$8, $8)",
                   DB_PARAMS(DBT(id), DBT(x->slug), DBT(in->title),
                             DBT(in->excerpt ? in->excerpt : ""), DBT(in->body ? in->body : ""),
-                            DBT(x->actor->user_id), in->has_published ? DBI(in->published_at) : DBNULL,
+                            DBT(x->actor->user_id),
+                            in->has_published && in->published_at ? DBI(in->published_at)
+                                                                  : DBNULL,
                             DBI(now)),
                   NULL, ei);
     if (err == SOUK_CONFLICT)

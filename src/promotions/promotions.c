@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "core/arena.h"
 #include "core/clock.h"
 #include "core/json.h"
@@ -82,6 +83,7 @@ int promotions_products(struct db *db, struct promotion_product out[PROMOTION_PR
 }
 
 struct product_update_args {
+    const struct audit_actor *actor;
     const char *product;
     const struct promotion_product_in *in;
     struct promotion_product *out;
@@ -91,26 +93,35 @@ static int product_update_tx(struct db_conn *c, void *arg, struct souk_errinfo *
 {
     struct product_update_args *x = arg;
     const struct promotion_product_in *in = x->in;
-    int err = promo_product_load(c, x->product, x->out, ei);
+    struct promotion_product before;
+    int err = promo_product_load(c, x->product, &before, ei);
 
     if (err)
         return err;
     err = db_exec(c,
                   "UPDATE promotion_products SET price = $2, duration_days = $3, is_active = $4, "
                   "updated_at = $5 WHERE product = $1",
-                  DB_PARAMS(DBT(x->product), DBI(in->has_price ? in->price : x->out->price),
-                            DBI(in->has_duration ? in->duration_days : x->out->duration_days),
-                            DBB(in->has_active ? in->is_active : x->out->is_active),
+                  DB_PARAMS(DBT(x->product), DBI(in->has_price ? in->price : before.price),
+                            DBI(in->has_duration ? in->duration_days : before.duration_days),
+                            DBB(in->has_active ? in->is_active : before.is_active),
                             DBI(clock_now_us())),
                   NULL, ei);
-    return err ? err : promo_product_load(c, x->product, x->out, ei);
+    if (err || (err = promo_product_load(c, x->product, x->out, ei)))
+        return err;
+    /* an /api/admin/ and /admin/ write: audited in its transaction */
+    json_t *b = promotions_product_to_json(&before), *a = promotions_product_to_json(x->out);
+    err = audit_record(c, x->actor, "promotion.product_update", "promotion_product", x->product,
+                       b, a, NULL, ei);
+    json_decref(b);
+    json_decref(a);
+    return err;
 }
 
-int promotions_product_update(struct db *db, const char *product,
-                              const struct promotion_product_in *in,
+int promotions_product_update(struct db *db, const struct audit_actor *actor,
+                              const char *product, const struct promotion_product_in *in,
                               struct promotion_product *out, struct souk_errinfo *ei)
 {
-    struct product_update_args x = {product, in, out};
+    struct product_update_args x = {actor, product, in, out};
     return db_tx_run(db, product_update_tx, &x, ei);
 }
 

@@ -67,8 +67,10 @@ struct promotion {
 
 int promotions_products(struct db *db, struct promotion_product out[PROMOTION_PRODUCTS],
                         int *n, struct souk_errinfo *ei);
-int promotions_product_update(struct db *db, const char *product,
-                              const struct promotion_product_in *in,
+/* An ADMIN's change, audited promotion.product_update (before/after). */
+struct audit_actor;
+int promotions_product_update(struct db *db, const struct audit_actor *actor,
+                              const char *product, const struct promotion_product_in *in,
                               struct promotion_product *out, struct souk_errinfo *ei);
 
 /* Buys `product` (for project_id, "" for PRO) as the specialist user_id:

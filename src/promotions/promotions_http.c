@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "audit/audit.h"
 #include "auth/policy.h"
 #include "core/json.h"
 #include "core/money.h"
@@ -51,7 +52,9 @@ static int product_patch(struct http_req *req)
     in.has_active = jv_has(&v, "is_active");
     in.is_active = jv_bool(&v, "is_active", JV_OPTIONAL, 0);
     if ((err = jv_done(&v)) ||
-        (err = promotions_product_update(req->db, http_param(req, 0), &in, &out, &ei)))
+        (err = promotions_product_update(
+                    req->db, &(struct audit_actor){req->user->id, "ADMIN"}, http_param(req, 0),
+                    &in, &out, &ei)))
         return http_problem(req, err, &ei);
     return http_json(req, 200, promotions_product_to_json(&out));
 }

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from admin_console_support import PAYLOAD, Console, assert_escaped, db_exec
+from admin_console_support import ESCAPED, PAYLOAD, Console, assert_escaped, db_exec
 from identity_helpers import PASSWORD, make_chef, make_user
 from jobs_support import JOB_ENV, enqueue, wait_for, wait_state
 from orders_helpers import ORDER_ENV, customer, get_order, make_shop, order, pay, wait_status
@@ -549,3 +549,112 @@ def test_thread_moderator_view_and_hiding_a_message(srv, moderator, admin):
                          data={"message_id": str(uuid.uuid4())})
     assert bad.status_code == 400, "no such message: the API's answer (target_id)"
     assert moderator.get(f"/admin/threads/{uuid.uuid4()}/").status_code == 404
+
+
+# ---- the blog ----------------------------------------------------------------------------------
+
+MARKDOWN = ("# Spring kitchens\n\n*bold* ideas\n\n<div onclick=\"x()\">raw</div>\n\n"
+            "[click](javascript:alert(1)) and [ok](https://example.com/a)\n\n" + PAYLOAD)
+
+
+def preview_of(page):
+    """The rendered Markdown of a blog page (the form around it holds the typed text)."""
+    return page.text.split('<article class="preview">', 1)[1].split("</article>", 1)[0]
+
+
+def blog_id(page):
+    m = re.search(r'action="/admin/blog/([0-9a-f-]{36})/save/"', page.text)
+    assert m, page.text[:800]
+    return m.group(1)
+
+
+def test_blog_write_preview_schedule_publish_and_delete(srv, moderator, admin):
+    tag = uuid.uuid4().hex[:8]
+    title = f"Spring {tag} " + PAYLOAD
+    r = moderator.post("/admin/blog/", data={"title": title, "slug": f"spring-{tag}",
+                                              "excerpt": PAYLOAD, "body": MARKDOWN,
+                                              "published_at": ""})
+    assert r.status_code == 303, r.text[:600]
+    loc = r.headers["Location"]
+    assert re.match(r"^/admin/blog/[0-9a-f-]{36}/", loc), loc
+    page = moderator.get(loc)
+    assert_escaped(page)
+    pid = blog_id(page)
+    assert "draft" in page.text
+    # drafts stay out of the public API
+    assert srv.get(f"/api/blog/spring-{tag}/").status_code == 404
+    # the preview renders Markdown in safe mode and changes nothing
+    r = moderator.post(f"/admin/blog/{pid}/preview/",
+                       data={"title": title, "slug": f"spring-{tag}", "excerpt": "",
+                             "body": "## Typed *only*\n\n<b>raw</b> [x](javascript:alert(2))",
+                             "published_at": ""})
+    assert r.status_code == 200 and "nothing was saved" in r.text
+    assert "<h2>Typed <em>only</em></h2>" in preview_of(r)
+    art = preview_of(r)
+    assert "<b>raw</b>" not in art and "javascript:" not in art, art
+    assert "## Typed *only*" in r.text, "the form keeps the typed text"
+    stored = srv.get(f"/api/blog/spring-{tag}/", token=moderator_token(moderator)).json()
+    assert stored["body"] == MARKDOWN, "a preview saves nothing"
+    art = preview_of(moderator.get(f"/admin/blog/{pid}/"))
+    assert "<h1>Spring kitchens</h1>" in art and "<em>bold</em>" in art, art
+    assert "onclick" not in art and "javascript:" not in art and "<script" not in art, art
+    assert 'href="https://example.com/a"' in art and ESCAPED not in art, art
+    # schedule it: still hidden, listed as scheduled
+    r = moderator.post(f"/admin/blog/{pid}/save/",
+                       data={"title": f"Spring {tag}", "slug": f"spring-{tag}", "excerpt": "e",
+                             "body": MARKDOWN, "published_at": "2099-01-01T08:30"})
+    assert r.status_code == 303, r.text[:600]
+    assert srv.get(f"/api/blog/spring-{tag}/").status_code == 404
+    assert pid in moderator.get("/admin/blog/?state=scheduled").text
+    assert pid not in moderator.get("/admin/blog/?state=published").text
+    stored = srv.get(f"/api/blog/spring-{tag}/", token=moderator_token(moderator)).json()
+    assert stored["published_at"].startswith("2099-01-01T08:30:00"), stored["published_at"]
+    assert stored["title"] == f"Spring {tag}"
+    # publish now: in the public API, with the same body
+    assert moderator.post(f"/admin/blog/{pid}/publish/").status_code == 303
+    pub = srv.get(f"/api/blog/spring-{tag}/")
+    assert pub.status_code == 200 and pub.json()["body"] == MARKDOWN
+    assert pid in moderator.get(f"/admin/blog/?state=published&q=Spring {tag}").text
+    assert moderator.post(f"/admin/blog/{pid}/unpublish/").status_code == 303
+    assert srv.get(f"/api/blog/spring-{tag}/").status_code == 404
+    # every write is the API's, audited with the console user as actor
+    audit = srv.get("/api/admin/audit/", params={"target_id": pid},
+                    token=admin.user["access"]).json()["results"]
+    acts = [(e["action"], e["actor_id"]) for e in audit]
+    assert ("blog.create", moderator.user["id"]) in acts, acts
+    assert acts.count(("blog.update", moderator.user["id"])) == 3, acts
+    # delete: back to the list, gone everywhere
+    r = moderator.post(f"/admin/blog/{pid}/delete/")
+    assert r.status_code == 303 and r.headers["Location"].startswith("/admin/blog/")
+    assert moderator.get(f"/admin/blog/{pid}/").status_code == 404
+    assert srv.get(f"/api/blog/spring-{tag}/", token=moderator_token(moderator)).status_code == 404
+
+
+def moderator_token(console):
+    return console.user["access"]
+
+
+def test_blog_refusals_change_nothing(srv, moderator, admin):
+    tag = uuid.uuid4().hex[:8]
+    base = {"title": f"Taken {tag}", "slug": f"taken-{tag}", "body": "b", "published_at": ""}
+    assert moderator.post("/admin/blog/", data=base).status_code == 303
+    # a taken slug: the list comes back with the error and the typed form
+    r = moderator.post("/admin/blog/", data=dict(base, title="Second " + PAYLOAD))
+    assert r.status_code == 409, r.text[:400]
+    assert PAYLOAD not in r.text and ESCAPED in r.text, "the typed title, escaped"
+    assert f'value="taken-{tag}"' in r.text, "the typed form is kept"
+    fresh = dict(base, slug=f"other-{tag}")
+    for bad in ({"slug": "Bad Slug"}, {"title": ""}, {"published_at": "tomorrow"},
+                {"title": "x" * 801}, {"excerpt": "x" * 2001}):
+        r = moderator.post("/admin/blog/", data=dict(fresh, **bad))
+        assert r.status_code == 400, (bad, r.status_code, r.text[:300])
+        assert 'class="flash err"' in r.text, (bad, r.text[r.text.find("<main"):][:300])
+    assert srv.get(f"/api/blog/other-{tag}/", token=moderator_token(moderator)).status_code == 404
+    # without the CSRF token nothing is created
+    r = moderator.post("/admin/blog/", data=dict(base, slug=f"nocsrf-{tag}"), csrf=False)
+    assert r.status_code == 403
+    assert srv.get(f"/api/blog/nocsrf-{tag}/", token=moderator_token(moderator)).status_code == 404
+    # a customer has no console session; an unknown post is 404
+    assert moderator.get(f"/admin/blog/{uuid.uuid4()}/").status_code == 404
+    r = moderator.post(f"/admin/blog/{uuid.uuid4()}/publish/")
+    assert r.status_code == 404

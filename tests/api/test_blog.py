@@ -91,3 +91,14 @@ def test_staff_writes_are_audited(souk):
     assert souk.delete(f"/api/blog/{slug}/", token=mod["access"]).status_code == 204
     [deleted] = entries("blog.delete")
     assert deleted["before"]["slug"] == slug and deleted["after"] is None
+
+
+def test_created_with_explicit_null_is_a_draft(souk):
+    """`published_at: null` on create is a draft, exactly like leaving it out."""
+    mod = make_user(souk, "MODERATOR")
+    slug = "null-" + uuid.uuid4().hex[:8]
+    r = souk.post("/api/blog/", json={"title": "Null", "slug": slug, "published_at": None},
+                  token=mod["access"])
+    assert r.status_code == 201 and r.json()["published_at"] is None
+    assert_problem(souk.get(f"/api/blog/{slug}/"), 404, "not_found")
+    assert slug not in [p["slug"] for p in souk.get("/api/blog/?page_size=100").json()["results"]]

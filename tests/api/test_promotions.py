@@ -51,6 +51,15 @@ def test_admin_patch_and_inactive_product(souk_factory):
                  token=admin["access"])
     r = server.post("/api/promotions/", json={"product": "PRO"}, token=spec["access"])
     assert r.status_code == 201 and r.json()["price"] == "25.00"
+    # each change is audited with the admin as actor and the product before and after
+    audit = server.get("/api/admin/audit/", params={"action": "promotion.product_update"},
+                       token=admin["access"]).json()["results"]
+    assert len(audit) == 2, audit
+    first = audit[-1]
+    assert first["actor_id"] == admin["id"] and first["target_id"] == "PRO"
+    assert first["target_type"] == "promotion_product"
+    assert first["before"]["price"] == "19.99" and first["after"]["price"] == "25.00"
+    assert first["before"]["is_active"] and not first["after"]["is_active"]
 
 
 def test_create_rules(souk):

@@ -184,6 +184,32 @@ test('hide a reported project', async ({ page }) => {
   await shot(page, 'project');
 });
 
+test('write, preview and publish a blog post', async ({ page }) => {
+  const tag = uniq();
+  await signIn(page, process.env.MODERATOR_EMAIL);
+  await page.goto(BASE + '/admin/blog/');
+  await page.fill('form.edit input[name=title]', 'Spring kitchens ' + tag);
+  await page.fill('form.edit input[name=slug]', 'spring-' + tag);
+  await page.fill('form.edit textarea[name=body]', '# Light\n\n*warm* wood <img src=x onerror=alert(1)>');
+  await Promise.all([page.waitForNavigation(), page.click('button:has-text("Create")')]);
+  expect(/\/admin\/blog\/[0-9a-f-]{36}\/$/.test(new URL(page.url()).pathname), 'on the new post');
+  expect(await page.isVisible('dd.state >> text=draft'), 'a draft');
+  let r = await api('GET', `/api/blog/spring-${tag}/`);
+  expect(r.status === 404, 'a draft is not public (got ' + r.status + ')');
+  await page.fill('form.edit textarea[name=body]', '## Typed\n\n**not saved yet**');
+  await Promise.all([page.waitForNavigation(), page.click('button:has-text("Preview")')]);
+  expect(await page.isVisible('article.preview h2 >> text=Typed'), 'the preview shows the typed text');
+  expect(await page.isVisible('article.preview strong'), 'Markdown rendered');
+  expect((await page.$$('article.preview img')).length === 0, 'raw HTML omitted');
+  await Promise.all([page.waitForNavigation(), page.click('button:has-text("Save")')]);
+  await Promise.all([page.waitForNavigation(), page.click('button:has-text("Publish now")')]);
+  expect(await page.isVisible('dd.state >> text=published'), 'published');
+  await shot(page, 'blog');
+  r = await api('GET', `/api/blog/spring-${tag}/`);
+  expect(r.status === 200 && r.json.body === '## Typed\n\n**not saved yet**',
+    'public with the saved body (got ' + r.status + ')');
+});
+
 test('MODERATOR gets 403 on orders', async ({ page }) => {
   await signIn(page, process.env.MODERATOR_EMAIL);
   expect(!(await page.isVisible('nav >> text=Orders')), 'no Orders in the menu');
