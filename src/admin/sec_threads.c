@@ -80,14 +80,34 @@ static int thread_detail(struct admin_ctx *ax, struct souk_errinfo *ei)
     return SOUK_OK;
 }
 
+/* Only a message of the page's thread: a form posted to one thread's URL
+ * never hides a message elsewhere. */
+static int set_message_hidden(struct admin_ctx *ax, int hidden, struct souk_errinfo *ei)
+{
+    const char *mid = admin_field(ax, "message_id");
+    json_t *row;
+    int err = admin_row_sql(admin_db(ax),
+                            "SELECT id FROM messages WHERE CAST(id AS TEXT) = $1 AND "
+                            "CAST(thread_id AS TEXT) = $2",
+                            DB_PARAMS(DBT(mid), DBT(ax->id)), &row, ei);
+    if (err == SOUK_NOT_FOUND) {
+        souk_errinfo_field(ei, "message_id", "Not a message of this thread.");
+        return souk_fail(ei, SOUK_INVALID, "That message is not in this thread.");
+    }
+    if (err)
+        return err;
+    json_decref(row);
+    return admin_set_hidden_id(ax, "message", mid, hidden, ei);
+}
+
 static int hide_message(struct admin_ctx *ax, struct souk_errinfo *ei)
 {
-    return admin_set_hidden_id(ax, "message", admin_field(ax, "message_id"), 1, ei);
+    return set_message_hidden(ax, 1, ei);
 }
 
 static int unhide_message(struct admin_ctx *ax, struct souk_errinfo *ei)
 {
-    return admin_set_hidden_id(ax, "message", admin_field(ax, "message_id"), 0, ei);
+    return set_message_hidden(ax, 0, ei);
 }
 
 static const struct admin_action actions[] = {

@@ -548,6 +548,16 @@ def test_thread_moderator_view_and_hiding_a_message(srv, moderator, admin):
     bad = moderator.post(f"/admin/threads/{t['id']}/hide-message/",
                          data={"message_id": str(uuid.uuid4())})
     assert bad.status_code == 400, "no such message: the API's answer (target_id)"
+    # a message of another thread, posted to this thread's URL, stays as it is
+    c = make_user(srv)
+    other = srv.post("/api/threads/", json={"body": "elsewhere", "recipient_id": a["id"]},
+                     token=c["access"]).json()
+    assert other["id"] != t["id"]
+    r = moderator.post(f"/admin/threads/{t['id']}/hide-message/",
+                       data={"message_id": other["last_message"]["id"]})
+    assert r.status_code == 400, r.status_code
+    seen = srv.get(f"/api/threads/{other['id']}/messages/", token=a["access"]).json()["results"]
+    assert [m["body"] for m in seen] == ["elsewhere"]
     assert moderator.get(f"/admin/threads/{uuid.uuid4()}/").status_code == 404
 
 
