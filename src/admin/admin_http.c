@@ -313,6 +313,14 @@ static const struct admin_action *action_of(const struct admin_section *sec, con
     return NULL;
 }
 
+/* A refused action: its message for the page, its status from problem.c. */
+static int action_failed(struct admin_ctx *ax, int err, struct souk_errinfo *ei)
+{
+    json_object_set_new(ax->page, "error", json_string(ei->detail[0] ? ei->detail : "Failed."));
+    souk_errinfo_cleanup(ei);
+    return http_problem_status(err);
+}
+
 static int section_action(struct http_req *req)
 {
     struct admin_ctx ax = {.req = req, .id = http_param(req, 0)};
@@ -324,12 +332,8 @@ static int section_action(struct http_req *req)
 
     if (admin_gate(&ax, &s, sec->roles & act->roles))
         return 0;
-    if ((err = act->fn(&ax, &ei))) {
-        json_object_set_new(ax.page, "error", json_string(ei.detail[0] ? ei.detail : "Failed."));
-        int status = http_problem_status(err);
-        souk_errinfo_cleanup(&ei);
-        return detail_render(&ax, sec, status);
-    }
+    if ((err = act->fn(&ax, &ei)))
+        return detail_render(&ax, sec, action_failed(&ax, err, &ei));
     if (act->flags & ADMIN_ACT_RENDER) {
         json_object_set_new(ax.page, "done", json_string(act->done));
         return detail_render(&ax, sec, 200);
@@ -354,11 +358,8 @@ static int section_list_post(struct http_req *req)
     if (admin_gate(&ax, &s, sec->roles & act->roles))
         return 0;
     if ((err = act->fn(&ax, &ei))) {
-        int status = http_problem_status(err);
-        json_object_set_new(ax.page, "error", json_string(ei.detail[0] && status < 500
-                                                              ? ei.detail : "Failed."));
+        int status = action_failed(&ax, err, &ei);
         json_object_set(ax.page, "form", ax.form);
-        souk_errinfo_cleanup(&ei);
         json_object_set_new(ax.page, "q", json_string(""));
         if ((err = sec->list(&ax, &ei)))
             return admin_error(&ax, err, &ei);

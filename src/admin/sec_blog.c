@@ -24,9 +24,6 @@
              "'draft' WHEN b.published_at > $1 THEN 'scheduled' ELSE 'published' END AS state"
 #define FROM "FROM blog_posts b LEFT JOIN users u ON u.id = b.author_id "
 #define KEY "COALESCE(b.published_at, b.created_at)"
-#define TITLE_BYTES (BLOG_TITLE_MAX * 4)
-#define EXCERPT_MAX 2000
-#define BODY_MAX 1000000
 
 /* "2026-12-06T10:30:00" (an <input type="datetime-local"> value, UTC) */
 static void local_input(json_t *row)
@@ -125,22 +122,16 @@ static int form_time(const char *v, struct blog_in *in, struct souk_errinfo *ei)
     return SOUK_OK;
 }
 
+/* The form as the blog's input; blog_create/blog_update check its rules. */
 static int form_in(struct admin_ctx *ax, struct blog_in *in, struct souk_errinfo *ei)
 {
-    const char *title = admin_field(ax, "title"), *slug = admin_field(ax, "slug");
+    const char *slug = admin_field(ax, "slug");
 
     memset(in, 0, sizeof *in);
-    if (!*title || strlen(title) > TITLE_BYTES)
-        return souk_fail(ei, SOUK_INVALID, "A title is required (at most 200 characters).");
-    if (*slug && !blog_slug_valid(slug))
-        return souk_fail(ei, SOUK_INVALID,
-                         "Slug: use lower-case letters, digits and single hyphens.");
-    in->title = title;
+    in->title = admin_field(ax, "title");
     in->slug = *slug ? slug : NULL;
     in->excerpt = admin_field(ax, "excerpt");
     in->body = lf_only(ax, admin_field(ax, "body"));
-    if (strlen(in->excerpt) > EXCERPT_MAX || strlen(in->body) > BODY_MAX)
-        return souk_fail(ei, SOUK_INVALID, "The excerpt or the body is too long.");
     return form_time(admin_field(ax, "published_at"), in, ei);
 }
 

@@ -178,12 +178,36 @@ static int create_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
     return err ? err : audit_post(c, x, "blog.create", NULL, x->out, ei);
 }
 
+static int refuse(struct souk_errinfo *ei, const char *field, const char *why)
+{
+    souk_errinfo_field(ei, field, why);
+    return souk_fail(ei, SOUK_INVALID, "%s", why);
+}
+
+/* The rules of every write, whichever door it came through (API or console). */
+static int check_in(const struct blog_in *in, int creating, struct souk_errinfo *ei)
+{
+    if ((creating && !in->title) || (in->title && (!*in->title ||
+                                                   strlen(in->title) > BLOG_TITLE_MAX * 4)))
+        return refuse(ei, "title", "A title is required (at most 200 characters).");
+    if (in->slug && !blog_slug_valid(in->slug))
+        return refuse(ei, "slug", "Use lower-case letters, digits and single hyphens.");
+    if (in->excerpt && strlen(in->excerpt) > BLOG_EXCERPT_MAX)
+        return refuse(ei, "excerpt", "The excerpt is at most 2000 bytes.");
+    if (in->body && strlen(in->body) > BLOG_BODY_MAX)
+        return refuse(ei, "body", "The body is at most 1000000 bytes.");
+    return SOUK_OK;
+}
+
 int blog_create(struct db *db, const struct audit_actor *actor, const struct blog_in *in,
                 struct arena *a, struct blog_post *out, struct souk_errinfo *ei)
 {
     char slug[BLOG_SLUG_MAX + 1];
     struct one_args x = {.actor = actor, .in = in, .a = a, .out = out};
+    int err = check_in(in, 1, ei);
 
+    if (err)
+        return err;
     if (!in->slug)
         blog_slug_from_title(in->title, slug);
     x.slug = in->slug ? in->slug : slug;
@@ -231,7 +255,8 @@ int blog_update(struct db *db, const struct audit_actor *actor, const char *slug
                 struct souk_errinfo *ei)
 {
     struct one_args x = {.slug = slug, .actor = actor, .in = in, .a = a, .out = out};
-    return db_tx_run(db, update_tx, &x, ei);
+    int err = check_in(in, 0, ei);
+    return err ? err : db_tx_run(db, update_tx, &x, ei);
 }
 
 static int delete_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)

@@ -22,6 +22,8 @@ struct router;
 
 #define BLOG_SLUG_MAX 100
 #define BLOG_TITLE_MAX 200
+#define BLOG_EXCERPT_MAX 2000 /* bytes */
+#define BLOG_BODY_MAX 1000000 /* bytes */
 
 struct blog_post {
     char id[37];
@@ -46,7 +48,9 @@ int blog_slug_valid(const char *s);
 /* The slug made from a title into out (at least "post"). */
 void blog_slug_from_title(const char *title, char out[BLOG_SLUG_MAX + 1]);
 
-/* Writes by staff; each is audited in its transaction (blog.create,
+/* Writes by staff check `in` (a title on create and never empty, at most
+ * BLOG_TITLE_MAX characters; a valid slug; the excerpt and body limits:
+ * SOUK_INVALID naming the field); each is audited in its transaction (blog.create,
  * blog.update, blog.delete: slug, title, body_length, published_at). The
  * actor of a create is the post's author. */
 struct audit_actor;

@@ -29,8 +29,8 @@ static int parse_in(struct http_req *req, int creating, struct blog_in *in,
     in->slug = jv_str(&v, "slug", JV_OPTIONAL | JV_NULLABLE, 1, BLOG_SLUG_MAX, NULL);
     if (in->slug && !blog_slug_valid(in->slug))
         jv_error(&v, "slug", "Use lower-case letters, digits and single hyphens.");
-    in->excerpt = jv_str(&v, "excerpt", JV_OPTIONAL, 0, 2000, creating ? "" : NULL);
-    in->body = jv_str(&v, "body", JV_OPTIONAL, 0, 1000000, creating ? "" : NULL);
+    in->excerpt = jv_str(&v, "excerpt", JV_OPTIONAL, 0, BLOG_EXCERPT_MAX, creating ? "" : NULL);
+    in->body = jv_str(&v, "body", JV_OPTIONAL, 0, BLOG_BODY_MAX, creating ? "" : NULL);
     if (jv_has(&v, "published_at")) {
         in->has_published = 1;
         jv_time(&v, "published_at", JV_OPTIONAL | JV_NULLABLE, &in->published_at);
