@@ -135,6 +135,9 @@ int admin_set_hidden_id(struct admin_ctx *ax, const char *kind, const char *id, 
 /* The content lists' filter `hidden` ("hidden", "visible", else ""), put on
  * the page with the flags its select needs. */
 const char *admin_hidden_filter(struct admin_ctx *ax);
+/* A <select>'s options: [{value, selected}] for the NULL-terminated values,
+ * `chosen` selected (new reference). */
+json_t *admin_options(const char *const *values, const char *chosen);
 /* "abc" -> "abc%" with LIKE wildcards removed ("" when q is empty). */
 const char *admin_like_prefix(struct admin_ctx *ax, const char *q);
 

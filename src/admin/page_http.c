@@ -192,6 +192,16 @@ void admin_fmt_money(json_t *row, const char *key)
     json_object_set_new(row, key, json_string(out));
 }
 
+json_t *admin_options(const char *const *values, const char *chosen)
+{
+    json_t *opts = json_array();
+
+    for (int i = 0; values[i]; i++)
+        json_array_append_new(opts, json_pack("{s:s, s:b}", "value", values[i], "selected",
+                                              !strcmp(chosen, values[i])));
+    return opts;
+}
+
 const char *admin_like_prefix(struct admin_ctx *ax, const char *q)
 {
     size_t n = strlen(q), j = 0;

@@ -49,12 +49,8 @@ static int blog_list_page(struct admin_ctx *ax, struct souk_errinfo *ei)
 {
     const char *state = admin_arg(ax, "state");
     static const char *const states[] = {"draft", "scheduled", "published", NULL};
-    json_t *opts = json_array();
 
-    for (int i = 0; states[i]; i++)
-        json_array_append_new(opts, json_pack("{s:s, s:b}", "value", states[i], "selected",
-                                              !strcmp(state, states[i])));
-    json_object_set_new(ax->page, "states", opts);
+    json_object_set_new(ax->page, "states", admin_options(states, state));
     return admin_list_sql(ax,
                           "SELECT " COLS ", " KEY " AS _k " FROM
                           "WHERE ($2 = '' OR lower(b.title) LIKE lower($2)) AND ($3 = '' OR "
@@ -197,11 +193,13 @@ static int unpublish(struct admin_ctx *ax, struct souk_errinfo *ei)
     return set_published(ax, 0, ei);
 }
 
-/* Changes nothing: the detail page renders the typed text (blog_detail). */
+/* Changes nothing: the detail page renders the typed text (blog_detail);
+ * text that Save would refuse is refused here too. */
 static int preview(struct admin_ctx *ax, struct souk_errinfo *ei)
 {
     struct blog_in in;
-    return form_in(ax, &in, ei);
+    int err = form_in(ax, &in, ei);
+    return err ? err : blog_check(&in, 0, ei);
 }
 
 static int delete_post(struct admin_ctx *ax, struct souk_errinfo *ei)

@@ -24,14 +24,10 @@ static int jobs_list_page(struct admin_ctx *ax, struct souk_errinfo *ei)
 {
     const char *state = admin_arg(ax, "state");
     static const char *const states[] = {"dead", "pending", "running", "done", NULL};
-    json_t *opts = json_array();
 
     if (!*state)
         state = "dead";
-    for (int i = 0; states[i]; i++)
-        json_array_append_new(opts, json_pack("{s:s, s:b}", "value", states[i], "selected",
-                                              !strcmp(state, states[i])));
-    json_object_set_new(ax->page, "states", opts);
+    json_object_set_new(ax->page, "states", admin_options(states, state));
     json_object_set_new(ax->page, "kind", json_string(admin_arg(ax, "kind")));
     return admin_list_sql(ax,
                           "SELECT " COLS ", created_at AS _k FROM jobs WHERE state = $1 AND "

@@ -26,24 +26,14 @@ static void fix(json_t *row)
     admin_fmt_time(row, "resolved_at");
 }
 
-static json_t *options(const char *const *values, const char *chosen)
-{
-    json_t *opts = json_array();
-
-    for (int i = 0; values[i]; i++)
-        json_array_append_new(opts, json_pack("{s:s, s:b}", "value", values[i], "selected",
-                                              !strcmp(chosen, values[i])));
-    return opts;
-}
-
 static int reports_list(struct admin_ctx *ax, struct souk_errinfo *ei)
 {
     const char *status = admin_arg(ax, "status"), *type = admin_arg(ax, "target_type");
 
     if (strcmp(status, "resolved"))
         status = "open";
-    json_object_set_new(ax->page, "statuses", options(statuses, status));
-    json_object_set_new(ax->page, "types", options(types, type));
+    json_object_set_new(ax->page, "statuses", admin_options(statuses, status));
+    json_object_set_new(ax->page, "types", admin_options(types, type));
     return admin_list_sql(ax,
                           "SELECT " COLS ", created_at AS _k FROM reports WHERE status = $1 AND "
                           "($2 = '' OR target_type = $2)",

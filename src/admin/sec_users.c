@@ -32,12 +32,8 @@ static int users_list_page(struct admin_ctx *ax, struct souk_errinfo *ei)
 {
     const char *role = admin_arg(ax, "role");
     static const char *const roles[] = {"CUSTOMER", "VENDOR", "MODERATOR", "ADMIN", NULL};
-    json_t *opts = json_array();
 
-    for (int i = 0; roles[i]; i++)
-        json_array_append_new(opts, json_pack("{s:s, s:b}", "value", roles[i], "selected",
-                                              !strcmp(role, roles[i])));
-    json_object_set_new(ax->page, "roles", opts);
+    json_object_set_new(ax->page, "roles", admin_options(roles, role));
     if (*role && !auth_role_parse(role))
         role = "";
     const char *q = admin_arg(ax, "q");

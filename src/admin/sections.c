@@ -10,7 +10,7 @@
 extern const struct admin_section admin_sec_users, admin_sec_vendors, admin_sec_recipes,
     admin_sec_orders, admin_sec_subscriptions, admin_sec_jobs, admin_sec_payment_events,
     admin_sec_reports, admin_sec_audit, admin_sec_projects, admin_sec_listings,
-    admin_sec_reviews, admin_sec_threads, admin_sec_blog;
+    admin_sec_reviews, admin_sec_threads, admin_sec_promotions, admin_sec_blog;
 
 const struct admin_section *const admin_sections[] = {
     &admin_sec_users,
@@ -21,6 +21,7 @@ const struct admin_section *const admin_sections[] = {
     &admin_sec_reviews,
     &admin_sec_orders,
     &admin_sec_subscriptions,
+    &admin_sec_promotions,
     &admin_sec_jobs,
     &admin_sec_payment_events,
     &admin_sec_reports,

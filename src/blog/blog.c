@@ -185,7 +185,7 @@ static int refuse(struct souk_errinfo *ei, const char *field, const char *why)
 }
 
 /* The rules of every write, whichever door it came through (API or console). */
-static int check_in(const struct blog_in *in, int creating, struct souk_errinfo *ei)
+int blog_check(const struct blog_in *in, int creating, struct souk_errinfo *ei)
 {
     if ((creating && !in->title) || (in->title && (!*in->title ||
                                                    strlen(in->title) > BLOG_TITLE_MAX * 4)))
@@ -204,7 +204,7 @@ int blog_create(struct db *db, const struct audit_actor *actor, const struct blo
 {
     char slug[BLOG_SLUG_MAX + 1];
     struct one_args x = {.actor = actor, .in = in, .a = a, .out = out};
-    int err = check_in(in, 1, ei);
+    int err = blog_check(in, 1, ei);
 
     if (err)
         return err;
@@ -255,7 +255,7 @@ int blog_update(struct db *db, const struct audit_actor *actor, const char *slug
                 struct souk_errinfo *ei)
 {
     struct one_args x = {.slug = slug, .actor = actor, .in = in, .a = a, .out = out};
-    int err = check_in(in, 0, ei);
+    int err = blog_check(in, 0, ei);
     return err ? err : db_tx_run(db, update_tx, &x, ei);
 }
 

@@ -43,6 +43,10 @@ struct blog_in {
     int64_t published_at;
 };
 
+/* The write rules of blog_create (creating 1) and blog_update: title, slug,
+ * excerpt and body limits; SOUK_INVALID with the field. A form that saves
+ * nothing (a preview) checks with it too. */
+int blog_check(const struct blog_in *in, int creating, struct souk_errinfo *ei);
 /* 1 when s is a valid slug. */
 int blog_slug_valid(const char *s);
 /* The slug made from a title into out (at least "post"). */

@@ -89,6 +89,21 @@ struct product_update_args {
     struct promotion_product *out;
 };
 
+/* The rules of a product change, for the API and the console alike. */
+static int product_in_check(const struct promotion_product_in *in, struct souk_errinfo *ei)
+{
+    if (in->has_price && (in->price < 1 || in->price > MONEY_MAX)) {
+        souk_errinfo_field(ei, "price", "A price above zero, with at most two decimals.");
+        return souk_fail(ei, SOUK_INVALID, "%s", "The price must be above zero.");
+    }
+    if (in->has_duration &&
+        (in->duration_days < 1 || in->duration_days > PROMOTION_DURATION_MAX_DAYS)) {
+        souk_errinfo_field(ei, "duration_days", "From 1 to 3650 days.");
+        return souk_fail(ei, SOUK_INVALID, "%s", "The duration must be from 1 to 3650 days.");
+    }
+    return SOUK_OK;
+}
+
 static int product_update_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
 {
     struct product_update_args *x = arg;
@@ -96,7 +111,7 @@ static int product_update_tx(struct db_conn *c, void *arg, struct souk_errinfo *
     struct promotion_product before;
     int err = promo_product_load(c, x->product, &before, ei);
 
-    if (err)
+    if (err || (err = product_in_check(in, ei)))
         return err;
     err = db_exec(c,
                   "UPDATE promotion_products SET price = $2, duration_days = $3, is_active = $4, "

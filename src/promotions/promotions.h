@@ -29,6 +29,7 @@ struct keyset;
 struct router;
 
 #define PROMOTION_PRODUCTS 3
+#define PROMOTION_DURATION_MAX_DAYS 3650
 
 struct promotion_product {
     char product[12];  /* TOP | DETAILED | PRO */
@@ -67,7 +68,9 @@ struct promotion {
 
 int promotions_products(struct db *db, struct promotion_product out[PROMOTION_PRODUCTS],
                         int *n, struct souk_errinfo *ei);
-/* An ADMIN's change, audited promotion.product_update (before/after). */
+/* An ADMIN's change, audited promotion.product_update (before/after).
+ * SOUK_INVALID: a price below 0.01 or above MONEY_MAX, a duration outside
+ * 1..PROMOTION_DURATION_MAX_DAYS; SOUK_NOT_FOUND: no such product. */
 struct audit_actor;
 int promotions_product_update(struct db *db, const struct audit_actor *actor,
                               const char *product, const struct promotion_product_in *in,

@@ -48,7 +48,8 @@ static int product_patch(struct http_req *req)
     in.has_price = jv_has(&v, "price");
     in.price = jv_money(&v, "price", JV_OPTIONAL, 1, MONEY_MAX, 0);
     in.has_duration = jv_has(&v, "duration_days");
-    in.duration_days = (int)jv_int(&v, "duration_days", JV_OPTIONAL, 1, 3650, 0);
+    in.duration_days =
+        (int)jv_int(&v, "duration_days", JV_OPTIONAL, 1, PROMOTION_DURATION_MAX_DAYS, 0);
     in.has_active = jv_has(&v, "is_active");
     in.is_active = jv_bool(&v, "is_active", JV_OPTIONAL, 0);
     if ((err = jv_done(&v)) ||

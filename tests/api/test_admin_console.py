@@ -213,6 +213,7 @@ def test_moderator_limits(srv, moderator):
     assert moderator.get("/admin/users/").status_code == 200
     assert moderator.get("/admin/recipes/").status_code == 200
     for path in ["/admin/orders/", "/admin/vendors/", "/admin/jobs/", "/admin/subscriptions/",
+                 "/admin/promotions/",
                  "/admin/payments/events/", f"/admin/orders/{uuid.uuid4()}/"]:
         assert moderator.get(path).status_code == 403, path
     u = make_user(srv, "CUSTOMER")
@@ -603,6 +604,11 @@ def test_blog_write_preview_schedule_publish_and_delete(srv, moderator, admin):
     art = preview_of(r)
     assert "<b>raw</b>" not in art and "javascript:" not in art, art
     assert "## Typed *only*" in r.text, "the form keeps the typed text"
+    # text that Save refuses is refused by the preview too, and the typed form kept
+    r = moderator.post(f"/admin/blog/{pid}/preview/",
+                       data={"title": "", "slug": "Bad Slug", "excerpt": "", "body": "kept",
+                             "published_at": ""})
+    assert r.status_code == 400 and 'class="flash err"' in r.text, r.text[:300]
     stored = srv.get(f"/api/blog/spring-{tag}/", token=moderator_token(moderator)).json()
     assert stored["body"] == MARKDOWN, "a preview saves nothing"
     art = preview_of(moderator.get(f"/admin/blog/{pid}/"))
@@ -668,3 +674,74 @@ def test_blog_refusals_change_nothing(srv, moderator, admin):
     assert moderator.get(f"/admin/blog/{uuid.uuid4()}/").status_code == 404
     r = moderator.post(f"/admin/blog/{uuid.uuid4()}/publish/")
     assert r.status_code == 404
+
+
+# ---- promotions ------------------------------------------------------------------------------
+
+
+def products(srv):
+    return {p["product"]: p for p in srv.get("/api/promotions/products/").json()["results"]}
+
+
+def test_promotions_list_detail_and_product_settings(srv, admin, moderator):
+    from home_support import make_project, make_specialist
+    spec = make_specialist(srv, business_name=PAYLOAD)
+    pid = make_project(srv, spec, title=PAYLOAD)
+    r = srv.post("/api/promotions/", json={"product": "TOP", "project_id": pid},
+                 token=spec["access"])
+    assert r.status_code == 201, r.text
+    promo = r.json()
+    # the list, filtered by status, product and owner; the detail
+    page = admin.get("/admin/promotions/?status=pending&product=TOP")
+    assert page.status_code == 200 and f'href="/admin/promotions/{promo["id"]}/"' in page.text
+    assert_escaped(page)
+    assert promo["id"] not in admin.get("/admin/promotions/?status=active").text
+    assert promo["id"] not in admin.get("/admin/promotions/?product=PRO").text
+    assert promo["id"] in admin.get("/admin/promotions/?q=" + spec["email"]).text
+    assert promo["id"] not in admin.get("/admin/promotions/?q=nobody-" + spec["email"]).text
+    detail = admin.get(f"/admin/promotions/{promo['id']}/")
+    assert_escaped(detail)
+    assert "9.99 usd for 7 days" in detail.text and "not paid" in detail.text
+    assert admin.get(f"/admin/promotions/{uuid.uuid4()}/").status_code == 404
+    # MODERATOR: no entry, no write
+    assert moderator.get("/admin/promotions/").status_code == 403
+    assert moderator.get(f"/admin/promotions/{promo['id']}/").status_code == 403
+    form = {"product": "TOP", "price": "1.00", "duration_days": "1", "is_active": "1"}
+    assert moderator.post("/admin/promotions/", data=form).status_code == 403
+    assert products(srv)["TOP"]["price"] == "9.99"
+    before = products(srv)["TOP"]
+    # refusals re-render the list with the error and change nothing
+    for bad, status in (({"price": "abc"}, 400), ({"price": "0"}, 400),
+                        ({"price": "1.234"}, 400), ({"duration_days": "0"}, 400),
+                        ({"duration_days": "3651"}, 400), ({"duration_days": "7x"}, 400),
+                        ({"product": "GOLD"}, 404)):
+        r = admin.post("/admin/promotions/", data=dict(form, **bad))
+        assert r.status_code == status, (bad, r.status_code, r.text[:300])
+        assert 'class="flash err"' in r.text, bad
+        assert products(srv)["TOP"] == before, bad
+    r = admin.post("/admin/promotions/", data=dict(form, price="12.5"), csrf=False)
+    assert r.status_code == 403 and products(srv)["TOP"] == before
+    # a save goes through the API's function: audited, and bought promotions keep their price
+    try:
+        r = admin.post("/admin/promotions/", data={"product": "TOP", "price": "12.50",
+                                                   "duration_days": "10", "is_active": "0"})
+        assert r.status_code == 303 and r.headers["Location"].startswith("/admin/promotions/?")
+        assert products(srv)["TOP"] == dict(before, price="12.50", duration_days=10,
+                                            is_active=False)
+        audit = srv.get("/api/admin/audit/", params={"action": "promotion.product_update",
+                                                     "target_id": "TOP"},
+                        token=admin.user["access"]).json()["results"]
+        assert audit and audit[0]["actor_id"] == admin.user["id"], audit
+        assert audit[0]["before"]["price"] == "9.99" and audit[0]["after"]["price"] == "12.50"
+        assert srv.get(f"/api/promotions/{promo['id']}/",
+                       token=spec["access"]).json()["price"] == "9.99"
+        r = srv.post("/api/promotions/", json={"product": "TOP", "project_id": pid},
+                     token=spec["access"])
+        assert r.status_code == 409, "an inactive product is not sold"
+        page = admin.get("/admin/promotions/")
+        assert 'value="12.50"' in page.text and 'value="0" selected' in page.text
+    finally:
+        assert admin.post("/admin/promotions/", data={
+            "product": "TOP", "price": before["price"], "duration_days": str(before["duration_days"]),
+            "is_active": "1"}).status_code == 303
+    assert products(srv)["TOP"] == before

@@ -1,0 +1,4 @@
+-- 0021_promotions_admin (SQLite): keyset reads of the admin console's promotions
+-- list over the whole table (src/admin/sec_promotions.c), newest first.
+-- Keep parallel to pgsql/0021_promotions_admin.sql. Owner: src/promotions.
+CREATE INDEX promotions_created_idx ON promotions (created_at, id);
