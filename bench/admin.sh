@@ -68,7 +68,7 @@ page2() { curl -sf -H "Cookie: $COOKIE" "$URL$1" | sed -n 's/.*href="[^"]*\(\/ad
 TARGETS=("/admin/" "/admin/users/" "$(page2 /admin/users/)" "/admin/users/?role=CUSTOMER"
          "/admin/users/?q=user0999" "/admin/users/?q=nobody" "/admin/recipes/" "$(page2 /admin/recipes/)"
          "/admin/recipes/?cuisine=italian" "/admin/recipes/?q=chickpea" "/admin/recipes/?q=zzyzx" "/admin/vendors/"
-         "/admin/orders/" "/admin/jobs/")
+         "/admin/orders/" "/admin/jobs/" "/admin/reports/" "/admin/promotions/" "/admin/audit/")
 {
     echo "## Admin console list pages (bench/admin.sh)"
     echo

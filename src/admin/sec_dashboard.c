@@ -16,6 +16,8 @@ static const struct admin_counter counters[] = {
     {"Orders paid today", ADMIN_R_ADMIN,
      "SELECT COUNT(*) AS n FROM order_history WHERE to_status = 'paid' AND created_at >= $1",
      "/admin/orders/?status=paid"},
+    {"Open reports", ADMIN_R_STAFF, "SELECT COUNT(*) AS n FROM reports WHERE status = 'open'",
+     "/admin/reports/"},
     {"Dead jobs", ADMIN_R_ADMIN, "SELECT COUNT(*) AS n FROM jobs WHERE state = 'dead'",
      "/admin/jobs/?state=dead"},
     {"Failing webhooks", ADMIN_R_ADMIN,

@@ -286,10 +286,25 @@ def test_retry_and_discard_dead_jobs(srv, admin):
     assert r["state"] == "dead" and r["last_error"] == "discarded", r
 
 
-def test_dashboard_counts(srv, admin):
-    page = admin.get("/admin/")
-    for label in ["Users", "Orders paid today", "Dead jobs", "Failing webhooks"]:
-        assert label in page.text
+def dashboard_count(console, label):
+    page = console.get("/admin/")
+    assert page.status_code == 200
+    m = re.search(r'<span class="n">(\d+)</span><span class="l">' + re.escape(label) + "<",
+                  page.text)
+    assert m, (label, page.text[page.text.find("<main"):][:600])
+    return int(m.group(1))
+
+
+def test_dashboard_counts(srv, admin, moderator):
+    for label in ["Users", "Orders paid today", "Open reports", "Dead jobs", "Failing webhooks"]:
+        dashboard_count(admin, label)
+    users = dashboard_count(admin, "Users")
+    make_user(srv, "CUSTOMER")
+    assert dashboard_count(admin, "Users") == users + 1
+    reports = dashboard_count(moderator, "Open reports")
+    open_report(srv, "user", make_user(srv, "CUSTOMER")["id"])
+    assert dashboard_count(moderator, "Open reports") == reports + 1
+    assert "Dead jobs" not in moderator.get("/admin/").text
 
 
 # ---- stored XSS, one per section -----------------------------------------------------------------
