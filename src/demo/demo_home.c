@@ -2,8 +2,9 @@
  * three clients send each demo specialist a request; two of every three
  * are carried to completion and reviewed (ratings 3 to 5; the first
  * specialist replies to its first review), the rest stay new. The first
- * specialist has a pending TOP promotion on its first project (its checkout
- * opens at the built-in sandbox, so it can be paid once a server runs), and
+ * specialist has bought a TOP promotion for its first project and paid it at
+ * the built-in sandbox (payments_sandbox_pay; the payment's webhook is a job
+ * that the server runs when it starts, and the promotion is then active), and
  * an editor (MODERATOR) has written two blog posts, one published, one a
  * draft. Everything goes through the domain functions the API uses.
  */
@@ -15,6 +16,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "demo/demo.h"
+#include "payments/payments.h"
 #include "promotions/promotions.h"
 #include "requests/requests.h"
 #include "users/users.h"
@@ -93,6 +95,8 @@ int demo_home(struct db *db, const char *tag, const struct demo_specialist *spec
             err = demo_request(db, clients[c], &specs[s], s + c, (s + c) % 3 != 2, a, ei);
     if (!err && n > 0)
         err = promotions_create(db, specs[0].user_id, "TOP", specs[0].project_id, a, &promo, ei);
+    if (!err && n > 0)
+        err = payments_sandbox_pay(db, promo.payment_id, ei);
     if (!err)
         err = demo_blog(db, tag, a, ei);
     if (err)

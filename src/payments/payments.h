@@ -219,6 +219,12 @@ void payments_shutdown(void);
  * routes, GET /api/admin/payments/events/. */
 void payments_http_register(struct router *r);
 
+/* `souk demo` only: pays the open checkout of payment_id at the built-in
+ * sandbox with the test card 4242 4242 4242 4242, as a customer on the
+ * hosted page would. The provider's events follow through the job queue and
+ * the webhook like any other (they apply once a server runs the jobs).
+ * SOUK_PRECONDITION outside sandbox mode or when the session is not open. */
+int payments_sandbox_pay(struct db *db, const char *payment_id, struct souk_errinfo *ei);
 /* Base URL the client talks to (the sandbox's in sandbox mode). */
 const char *payments_api_base(void);
 /* The webhook signing secret in force (configured, or the sandbox's derived one). */

@@ -737,6 +737,44 @@ int sbx_checkout_pay(struct db_conn *tx, const struct sbx_req *in, struct sbx_re
     return err;
 }
 
+struct demo_pay {
+    const char *payment_id;
+    struct sbx_resp out;
+};
+
+static int demo_pay_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
+{
+    struct demo_pay *x = arg;
+    struct db_res *r = NULL;
+    int err = db_query(tx, "SELECT session_id FROM payments WHERE id = $1",
+                       DB_PARAMS(DBT(x->payment_id)), &r, ei);
+
+    if (!err && (db_nrows(r) != 1 || !db_get(r, 0, 0)))
+        err = souk_fail(ei, SOUK_NOT_FOUND, "%s", "No checkout session for this payment.");
+    if (!err) {
+        struct form_kv card = {"card_number", CARD_OK};
+        struct sbx_req in = {.kv = &card, .n = 1, .id = db_get(r, 0, 0)};
+        err = sbx_checkout_pay(tx, &in, &x->out, ei);
+    }
+    db_res_free(r);
+    if (!err && x->out.status != 303)
+        err = souk_fail(ei, SOUK_PRECONDITION, "The sandbox refused the payment (%d).",
+                        x->out.status);
+    return err;
+}
+
+int payments_sandbox_pay(struct db *db, const char *payment_id, struct souk_errinfo *ei)
+{
+    struct demo_pay x = {.payment_id = payment_id};
+    int err;
+
+    if (!payments_is_sandbox())
+        return souk_fail(ei, SOUK_PRECONDITION, "%s", "Only the built-in sandbox pays by itself.");
+    err = db_tx_run(db, demo_pay_tx, &x, ei);
+    json_decref(x.out.body);
+    return err;
+}
+
 /* ---- refunds ----------------------------------------------------------------------- */
 
 static int refund_apply(struct db_conn *tx, struct obj *ch, int64_t amount, const char *reason,

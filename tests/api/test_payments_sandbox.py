@@ -76,6 +76,23 @@ def test_failing_card_dunning_then_deleted(srv, admin):
     assert s["status"] == "canceled"
 
 
+def test_three_d_secure_card_renewals_fail(srv, admin):
+    # API.md: as on Stripe, renewals with the 3-D Secure card fail (no one to authenticate)
+    token, _ = new_user(srv)
+    co = checkout(srv, token, amount="9.00", mode="subscription", interval="month")
+    assert pay(co["url"], "4000002760003184").status_code == 200  # the authentication form
+    r = requests.post(co["url"] + "/authenticate", data={"result": "approve"},
+                      allow_redirects=False, timeout=30)
+    assert r.status_code == 303, r.text
+    sub = sandbox_get(sandbox_base(co["url"]), f"/v1/checkout/sessions/{co['id']}")["subscription"]
+    wait_for(lambda: "customer.subscription.deleted" in events_for(srv, admin, sub), timeout=40,
+             what="customer.subscription.deleted")
+    ledger = payment(srv, token, co["payment_id"])["ledger"]
+    assert len([x for x in ledger if x["kind"] == "charge"]) == 1, "the first payment only"
+    assert len([x for x in ledger if x["kind"] == "failure"]) == 3, ledger
+    assert sandbox_get(sandbox_base(co["url"]), f"/v1/subscriptions/{sub}")["status"] == "canceled"
+
+
 def test_cancel_at_period_end_then_deleted(srv, admin):
     token, co, sub = subscribe(srv, CARD_OK)
     base = sandbox_base(co["url"])
