@@ -153,6 +153,7 @@ static const struct payment_purpose auction_purpose = {
     .on_paid = on_paid,
     .on_failed = on_failed,
     .on_expired = on_expired,
+    .reopens_itself = 1, /* the award's job opens its checkout until it has a URL (awards.c) */
 };
 
 void auction_purpose_register(void)

@@ -290,7 +290,8 @@ static const struct payment_purpose order_purpose = {
     .on_failed = on_failed,
     .on_expired = on_expired,
     .on_refunded = on_refunded,
-    .audits_paid = 1, /* orders_transition_tx audits the move to paid */
+    .reopens_itself = 1, /* order.checkout_open, which also releases the stock */
+    .audits_paid = 1,    /* orders_transition_tx audits the move to paid */
 };
 
 /* ---- jobs --------------------------------------------------------------------------------- */

@@ -488,7 +488,10 @@ static int session_record(struct db *db, const struct payment_row *p, const json
     return 0;
 }
 
-int payments_checkout_open(struct db *db, struct checkout_session *cs, struct souk_errinfo *ei)
+/* One provider call for the session of cs->payment_id (none when it is
+ * recorded already); *purpose (may be NULL) receives the row's purpose. */
+static int open_once(struct db *db, struct checkout_session *cs, char purpose[48],
+                     struct souk_errinfo *ei)
 {
     struct payment_row p = {0};
     struct form f;
@@ -498,6 +501,8 @@ int payments_checkout_open(struct db *db, struct checkout_session *cs, struct so
     str_copy(p.id, sizeof p.id, cs->payment_id);
     if ((err = db_run(db, load_row, &p, ei)))
         return err;
+    if (purpose)
+        str_copy(purpose, 48, p.purpose);
     session_from_row(&p, cs);
     if (p.session_id[0] && p.checkout_url[0]) {
         payment_row_cleanup(&p);
@@ -512,6 +517,105 @@ int payments_checkout_open(struct db *db, struct checkout_session *cs, struct so
     json_decref(s);
     payment_row_cleanup(&p);
     return err;
+}
+
+/* ---- an open whose outcome is unknown, asked again ------------------------------------
+ * A timed-out or cut-off create may have made the session at the provider:
+ * nothing is given up. The job payments.checkout_open asks again with the
+ * same idempotency key (the provider replays the same session) with the
+ * jobs' backoff, until a definite answer; then the purpose's on_opened
+ * records the URL on its object. Should the object no longer want it
+ * (cancelled meanwhile), the session is expired at the provider. A purpose
+ * with reopens_itself (orders) runs its own job instead. */
+#define JOB_CHECKOUT_OPEN "payments.checkout_open"
+#define CHECKOUT_OPEN_FIRST_US (2 * INT64_C(1000000))
+#define CHECKOUT_OPEN_ATTEMPTS 8
+
+static int reopen_enqueue_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
+{
+    const char *payment_id = arg;
+    char key[96];
+    json_t *j = json_pack("{s:s}", "payment_id", payment_id);
+    int err;
+
+    snprintf(key, sizeof key, "%s:%s", JOB_CHECKOUT_OPEN, payment_id);
+    err = job_enqueue(tx, JOB_CHECKOUT_OPEN, j, clock_now_us() + CHECKOUT_OPEN_FIRST_US, key,
+                      NULL, ei);
+    json_decref(j);
+    return err;
+}
+
+int payments_checkout_open(struct db *db, struct checkout_session *cs, struct souk_errinfo *ei)
+{
+    char purpose[48] = "";
+    int err = open_once(db, cs, purpose, ei);
+    const struct payment_purpose *pp = err ? payments_purpose(purpose) : NULL;
+
+    if (err && payments_outcome_unknown(ei) && pp && !pp->reopens_itself) {
+        struct souk_errinfo e2 = {0};
+        if (db_tx_run(db, reopen_enqueue_tx, cs->payment_id, &e2))
+            log_warn("payment %s: queueing the checkout retry: %s", cs->payment_id, e2.detail);
+        souk_errinfo_cleanup(&e2);
+    }
+    return err;
+}
+
+struct opened_args {
+    const struct payment_purpose *pp;
+    const struct checkout_session *cs;
+};
+
+static int opened_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
+{
+    struct opened_args *x = arg;
+    return x->pp->on_opened(tx, x->cs, ei);
+}
+
+/* After a definite answer: the URL onto the purpose's object, or, when the
+ * object is gone or no longer pending, the session closed at the provider. */
+static int reopened(struct db *db, const char *purpose, const struct checkout_session *cs,
+                    struct souk_errinfo *ei)
+{
+    const struct payment_purpose *pp = payments_purpose(purpose);
+    struct opened_args x = {pp, cs};
+    int err = pp && pp->on_opened ? db_tx_run(db, opened_tx, &x, ei) : 0;
+
+    if (err == SOUK_PRECONDITION) {
+        log_info("payment %s: opened after its %s was given up; expiring it", cs->payment_id,
+                 purpose);
+        souk_errinfo_cleanup(ei);
+        memset(ei, 0, sizeof *ei);
+        err = payments_checkout_expire(db, cs->payment_id, ei);
+    }
+    return err;
+}
+
+static int job_checkout_open(struct db *db, const struct job *job, struct souk_errinfo *ei)
+{
+    const char *id = json_string_value(json_object_get(job->payload, "payment_id"));
+    struct checkout_session cs = {0};
+    struct payment_row p = {0};
+    char purpose[48] = "";
+    int err;
+
+    if (!id)
+        return souk_fail(ei, SOUK_PRECONDITION, "%s", "bad payload");
+    str_copy(p.id, sizeof p.id, id);
+    if ((err = db_run(db, load_row, &p, ei)))
+        return err == SOUK_NOT_FOUND ? 0 : err;
+    int pending = strcmp(p.status, "pending") == 0;
+    payment_row_cleanup(&p);
+    if (!pending)
+        return 0; /* settled meanwhile (paid through a replayed session, expired) */
+    str_copy(cs.payment_id, sizeof cs.payment_id, id);
+    err = open_once(db, &cs, purpose, ei);
+    if (err && !payments_outcome_unknown(ei)) {
+        /* a definite refusal: the object keeps no URL; the job goes dead where
+         * staff see it (the console's jobs), its error kept */
+        log_warn("payment %s: the provider refused the checkout: %s", id, ei->detail);
+        return err == SOUK_UPSTREAM ? SOUK_PRECONDITION : err;
+    }
+    return err ? err : reopened(db, purpose, &cs, ei); /* unknown again: later, same key */
 }
 
 struct create_args {
@@ -802,6 +906,7 @@ int payments_init(struct db *db, struct souk_errinfo *ei)
         webhooks_test_fail_apply(f && strcmp(f, "1") == 0);
     }
     webhooks_register_jobs();
+    job_register(JOB_CHECKOUT_OPEN, job_checkout_open, CHECKOUT_OPEN_ATTEMPTS);
     if (!payments_is_sandbox()) {
         if (!souk_cfg->stripe_secret_key[0] || !souk_cfg->stripe_webhook_secret[0])
             return souk_fail(ei, SOUK_INVALID, "SOUK_PAYMENTS=stripe needs STRIPE_SECRET_KEY "

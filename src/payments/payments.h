@@ -129,6 +129,16 @@ struct payment_purpose {
     payment_event_fn on_refunded;
     /* customer.subscription.created/updated/deleted (status, period, cancel flag). */
     payment_event_fn on_subscription;
+    /* A checkout whose first open timed out (outcome unknown) was opened by
+     * the job payments.checkout_open: record cs->url on the object, in tx.
+     * SOUK_PRECONDITION when the object no longer wants it (cancelled
+     * meanwhile): the session is then expired at the provider. NULL: the
+     * URL lives in the payments row only (the client asks again). */
+    int (*on_opened)(struct db_conn *tx, const struct checkout_session *cs,
+                     struct souk_errinfo *ei);
+    /* 1: the purpose retries an unknown open with its own job (orders, which
+     * also hold stock for it); 0: payments.checkout_open does. */
+    int reopens_itself;
     /* 1: on_paid writes its own audit entry "payment.applied" with the fields
      * it changed (orders); 0: payments writes one for every confirmed charge
      * applied (the first payment and each renewal), target_type the purpose's
@@ -171,8 +181,10 @@ int payments_checkout_start(struct db *db, const struct checkout_spec *s,
                             struct checkout_session *out, struct souk_errinfo *ei);
 /* Whether a failed provider call may still have taken effect there: it timed
  * out or lost its connection after the request was sent. The problem body
- * then says "provider_outcome": "unknown"; the caller keeps what it holds
- * and asks again later with the same idempotency key (open again). */
+ * then says "provider_outcome": "unknown"; the caller keeps what it holds.
+ * payments_checkout_open has then queued payments.checkout_open, which asks
+ * again with the same idempotency key (see on_opened), unless the purpose
+ * reopens_itself. */
 int payments_outcome_unknown(const struct souk_errinfo *ei);
 /* Expires an open session at the provider (checkout.session.expired follows). */
 int payments_checkout_expire(struct db *db, const char *payment_id, struct souk_errinfo *ei);

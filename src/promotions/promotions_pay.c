@@ -242,11 +242,27 @@ static int on_expired(struct db_conn *tx, const struct payment_event *ev, struct
     return cancel_pending(tx, ev->object_id, ev->payment_id, ei);
 }
 
+/* A checkout opened late (its first open timed out): the URL onto the
+ * promotion while it still waits for this payment. */
+static int on_opened(struct db_conn *tx, const struct checkout_session *cs,
+                     struct souk_errinfo *ei)
+{
+    int64_t changed = 0;
+    int err = db_exec(tx,
+                      "UPDATE promotions SET checkout_url = $2, updated_at = $3 WHERE "
+                      "payment_id = $1 AND status = 'pending'",
+                      DB_PARAMS(DBT(cs->payment_id), DBT(cs->url), DBI(clock_now_us())),
+                      &changed, ei);
+    return err ? err
+               : changed ? 0 : souk_fail(ei, SOUK_PRECONDITION, "%s", "promotion not pending");
+}
+
 static const struct payment_purpose promotion_purpose = {
     .name = PURPOSE,
     .prepare = prepare,
     .on_paid = on_paid,
     .on_expired = on_expired,
+    .on_opened = on_opened,
 };
 
 /* ---- jobs ------------------------------------------------------------------------------------ */

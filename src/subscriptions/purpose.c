@@ -354,6 +354,22 @@ static int on_subscription(struct db_conn *tx, const struct payment_event *ev,
     return ev_end(tx, &x, 0, ei);
 }
 
+/* A checkout opened late (its first open timed out): the URL onto the
+ * subscription while it is still incomplete with this payment. */
+static int on_opened(struct db_conn *tx, const struct checkout_session *cs,
+                     struct souk_errinfo *ei)
+{
+    int64_t changed = 0;
+    int err = db_exec(tx,
+                      "UPDATE subscriptions SET checkout_url = $2, updated_at = $3 WHERE "
+                      "payment_id = $1 AND status = 'incomplete'",
+                      DB_PARAMS(DBT(cs->payment_id), DBT(cs->url), DBI(clock_now_us())),
+                      &changed, ei);
+    return err ? err
+               : changed ? 0
+                         : souk_fail(ei, SOUK_PRECONDITION, "%s", "subscription not incomplete");
+}
+
 static const struct payment_purpose subscription_purpose = {
     .name = PURPOSE,
     .prepare = prepare,
@@ -361,6 +377,7 @@ static const struct payment_purpose subscription_purpose = {
     .on_failed = on_failed,
     .on_expired = on_expired,
     .on_subscription = on_subscription,
+    .on_opened = on_opened,
 };
 
 void subs_purpose_register(void)

@@ -192,6 +192,85 @@ def test_timed_out_create_keeps_the_order_and_opens_it_later(fake, souk_factory)
         fake.hang_seconds = 15.0
 
 
+def _hanging_once(fake, souk_factory):
+    fake.plan, fake.requests[:], fake.hang_seconds = ["hang"], [], 4.0
+    return souk_factory(**base_env(SOUK_PAYMENTS="stripe", STRIPE_API_BASE=fake.url,
+                                   SOUK_STRIPE_TIMEOUT_SECONDS="2", SOUK_STRIPE_MAX_RETRIES="0",
+                                   SOUK_RATE_LIMIT_RPS="0"))
+
+
+def _one_key(fake, n):
+    sent = [x for x in fake.requests if x["path"] == "/v1/checkout/sessions"]
+    assert len(sent) == n and len({x["headers"]["idempotency-key"] for x in sent}) == 1, sent
+    assert len({x["raw"] for x in sent}) == 1, "the same request asked again"
+
+
+def test_timed_out_promotion_checkout_is_opened_later(fake, souk_factory):
+    # as for orders: the promotion stays pending, the client gets 502 at the deadline, and the
+    # job payments.checkout_open asks again with the same key; GET shows the URL once it has it
+    from home_support import make_project, make_specialist
+    try:
+        srv = _hanging_once(fake, souk_factory)
+        spec = make_specialist(srv)
+        pid = make_project(srv, spec)
+        r = srv.post("/api/promotions/", json={"product": "TOP", "project_id": pid},
+                     token=spec["access"])
+        assert r.status_code == 502 and r.json()["provider_outcome"] == "unknown", r.text
+        [p] = srv.get("/api/promotions/", token=spec["access"]).json()["results"]
+        assert p["status"] == "pending" and p["checkout_url"] is None, p
+        done = wait_for(lambda: (lambda x: x if x["checkout_url"] else None)(
+            srv.get(f"/api/promotions/{p['id']}/", token=spec["access"]).json()),
+            what="checkout_url after the retry")
+        assert done["status"] == "pending" and done["checkout_url"].rsplit("/", 1)[-1][:3] == "cs_"
+        _one_key(fake, 2)
+    finally:
+        fake.hang_seconds = 15.0
+
+
+def test_timed_out_subscribe_is_opened_later(fake, souk_factory):
+    from recipes_support import make_chef, plan as make_plan
+    try:
+        srv = _hanging_once(fake, souk_factory)
+        chef = make_chef(srv)
+        tier = make_plan(srv, chef)
+        token, _ = new_user(srv)
+        r = srv.post("/api/subscriptions/subscribe/", token=token,
+                     json={"chef_id": chef["chef"]["id"], "plan_id": tier["id"]})
+        assert r.status_code == 502 and r.json()["provider_outcome"] == "unknown", r.text
+        [sub] = srv.get("/api/subscriptions/?status=incomplete", token=token).json()["results"]
+        assert sub["status"] == "incomplete" and not sub.get("checkout_url"), sub
+        done = wait_for(lambda: (lambda x: x if x.get("checkout_url") else None)(
+            srv.get(f"/api/subscriptions/{sub['id']}/", token=token).json()),
+            what="checkout_url after the retry")
+        assert done["status"] == "incomplete"
+        _one_key(fake, 2)
+    finally:
+        fake.hang_seconds = 15.0
+
+
+def test_late_checkout_of_a_cancelled_promotion_is_expired_at_the_provider(fake, souk_factory):
+    # the owner cancels while the provider is silent: the retry's session, once it exists, is
+    # closed at the provider, and the promotion stays cancelled without a URL
+    from home_support import make_specialist
+    try:
+        srv = _hanging_once(fake, souk_factory)
+        spec = make_specialist(srv)
+        r = srv.post("/api/promotions/", json={"product": "PRO"}, token=spec["access"])
+        assert r.status_code == 502 and r.json()["provider_outcome"] == "unknown", r.text
+        [p] = srv.get("/api/promotions/", token=spec["access"]).json()["results"]
+        r = srv.post(f"/api/promotions/{p['id']}/cancel/", token=spec["access"])
+        assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
+        expired = wait_for(lambda: [x for x in fake.requests
+                                    if x["path"].endswith("/expire")], what="provider expiry")
+        sid = expired[0]["path"].split("/")[4]
+        created = [x for x in fake.requests if x["path"] == "/v1/checkout/sessions"]
+        assert len(created) == 2 and sid.startswith("cs_")
+        got = srv.get(f"/api/promotions/{p['id']}/", token=spec["access"]).json()
+        assert got["status"] == "cancelled" and got["checkout_url"] is None, got
+    finally:
+        fake.hang_seconds = 15.0
+
+
 @pytest.mark.parametrize("plan", [["400"], ["402"]])
 def test_refused_create_releases_the_order_at_once(fake, souk_factory, plan):
     require_order_routes()
