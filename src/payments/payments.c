@@ -669,7 +669,7 @@ int payments_checkout_expire(struct db *db, const char *payment_id, struct souk_
 
 struct refund_args {
     struct payment_row *p;
-    const char *refund_id, *status;
+    const char *refund_id, *status, *reason;
     int64_t amount;
 };
 
@@ -687,9 +687,9 @@ static int record_refund(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
                                 a->status, NULL, ei);
 }
 
-static int refund_call(struct refund_args *a, const char *reason, json_t **out,
-                       struct souk_errinfo *ei)
+static int refund_call(struct refund_args *a, json_t **out, struct souk_errinfo *ei)
 {
+    const char *reason = a->reason;
     char key[256];
     struct form f;
     int err;
@@ -714,6 +714,62 @@ static int refund_call(struct refund_args *a, const char *reason, json_t **out,
     return err;
 }
 
+/* ---- a refund whose outcome is unknown, asked again ---------------------------------------
+ * The provider may have made it: the job payments.refund_retry asks again for
+ * the same logical refund (the amounts it was keyed on, the same idempotency
+ * key), so it exists exactly once at the provider. It books nothing itself:
+ * the provider's charge.refunded books it and lets the purpose act (an order
+ * becomes refunded), as for a refund made outside souk. */
+#define JOB_REFUND_RETRY "payments.refund_retry"
+#define REFUND_RETRY_FIRST_US (2 * INT64_C(1000000))
+#define REFUND_RETRY_ATTEMPTS 8
+
+static int refund_retry_enqueue_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
+{
+    const struct refund_args *a = arg;
+    char key[160];
+    json_t *j = json_pack("{s:s, s:I, s:I, s:s?}", "payment_id", a->p->id, "before",
+                          (json_int_t)a->p->amount_refunded, "amount", (json_int_t)a->amount,
+                          "reason", a->reason);
+    int err;
+
+    snprintf(key, sizeof key, "%s:%s:%lld:%lld", JOB_REFUND_RETRY, a->p->id,
+             (long long)a->p->amount_refunded, (long long)a->amount);
+    err = job_enqueue(tx, JOB_REFUND_RETRY, j, clock_now_us() + REFUND_RETRY_FIRST_US, key, NULL,
+                      ei);
+    json_decref(j);
+    return err;
+}
+
+static int job_refund_retry(struct db *db, const struct job *job, struct souk_errinfo *ei)
+{
+    const json_t *pl = job->payload;
+    const char *id = json_string_value(json_object_get(pl, "payment_id"));
+    int64_t before = json_integer_value(json_object_get(pl, "before"));
+    struct payment_row p = {0};
+    struct refund_args a = {.p = &p, .amount = json_integer_value(json_object_get(pl, "amount")),
+                            .reason = json_string_value(json_object_get(pl, "reason"))};
+    json_t *re = NULL;
+    int err;
+
+    if (!id || a.amount <= 0)
+        return souk_fail(ei, SOUK_PRECONDITION, "%s", "bad payload");
+    str_copy(p.id, sizeof p.id, id);
+    if ((err = db_run(db, load_row, &p, ei)))
+        return err == SOUK_NOT_FOUND ? 0 : err;
+    if (p.amount_refunded < before + a.amount) {
+        p.amount_refunded = before; /* the state the refund was keyed on */
+        err = refund_call(&a, &re, ei);
+        if (err && !payments_outcome_unknown(ei)) {
+            log_warn("payment %s: the provider refused the refund: %s", id, ei->detail);
+            err = err == SOUK_UPSTREAM ? SOUK_PRECONDITION : err;
+        }
+    }
+    json_decref(re);
+    payment_row_cleanup(&p);
+    return err; /* unknown again: later, same key; done: charge.refunded books it */
+}
+
 int payments_refund(struct db *db, const char *payment_id, int64_t amount, const char *reason,
                     struct souk_errinfo *ei)
 {
@@ -730,8 +786,13 @@ int payments_refund(struct db *db, const char *payment_id, int64_t amount, const
         err = souk_fail(ei, SOUK_PRECONDITION, "only a succeeded payment can be refunded");
     else if (a.amount <= 0 || a.amount > p.amount - p.amount_refunded)
         err = souk_fail(ei, SOUK_PRECONDITION, "refund exceeds what remains of the payment");
-    if (!err)
-        err = refund_call(&a, reason, &re, ei);
+    a.reason = reason;
+    if (!err && (err = refund_call(&a, &re, ei)) && payments_outcome_unknown(ei)) {
+        struct souk_errinfo e2 = {0};
+        if (db_tx_run(db, refund_retry_enqueue_tx, &a, &e2))
+            log_warn("payment %s: queueing the refund retry: %s", p.id, e2.detail);
+        souk_errinfo_cleanup(&e2);
+    }
     if (!err) {
         a.refund_id = json_string_value(json_object_get(re, "id"));
         a.status = json_string_value(json_object_get(re, "status"));
@@ -907,6 +968,7 @@ int payments_init(struct db *db, struct souk_errinfo *ei)
     }
     webhooks_register_jobs();
     job_register(JOB_CHECKOUT_OPEN, job_checkout_open, CHECKOUT_OPEN_ATTEMPTS);
+    job_register(JOB_REFUND_RETRY, job_refund_retry, REFUND_RETRY_ATTEMPTS);
     if (!payments_is_sandbox()) {
         if (!souk_cfg->stripe_secret_key[0] || !souk_cfg->stripe_webhook_secret[0])
             return souk_fail(ei, SOUK_INVALID, "SOUK_PAYMENTS=stripe needs STRIPE_SECRET_KEY "

@@ -271,6 +271,47 @@ def test_late_checkout_of_a_cancelled_promotion_is_expired_at_the_provider(fake,
         fake.hang_seconds = 15.0
 
 
+def test_timed_out_refund_is_asked_again_once_and_booked_by_the_event(fake, souk_factory):
+    # a refund whose answer never came may exist at the provider: the job payments.refund_retry
+    # asks again with the same key and the same body (so it exists once), and the provider's
+    # charge.refunded then books it and moves the order to refunded, stock back once
+    require_order_routes()
+    fake.plan, fake.requests[:], fake.hang_seconds = [], [], 4.0
+    try:
+        srv = souk_factory(**base_env(SOUK_PAYMENTS="stripe", STRIPE_API_BASE=fake.url,
+                                      SOUK_STRIPE_TIMEOUT_SECONDS="2",
+                                      SOUK_STRIPE_MAX_RETRIES="0", SOUK_RATE_LIMIT_RPS="0"))
+        shop = make_shop(srv, price="12.50", stock=2)
+        buyer = customer(srv)
+        o = order(srv, buyer, shop["variant"]["id"]).json()
+        pi = "pi_" + uuid.uuid4().hex
+        paid = event("checkout.session.completed",
+                     {"id": o["payment_url"].rsplit("/", 1)[-1], "amount_total": 1250,
+                      "currency": "usd", "payment_status": "paid", "payment_intent": pi})
+        assert outcome(post_event(srv, paid)) == "applied"
+        wait_status(srv, buyer, o["id"], "processing")
+        fake.plan = ["hang"]
+        r = srv.post(f"/api/orders/{o['id']}/refund/", token=shop["vendor"]["access"])
+        assert r.status_code == 502 and r.json()["provider_outcome"] == "unknown", r.text
+        assert get_order(srv, buyer, o["id"])["status"] == "processing"
+        wait_for(lambda: len(fake.sent("/v1/refunds")) == 2, what="the refund asked again")
+        sent = fake.sent("/v1/refunds")
+        assert len({x["headers"]["idempotency-key"] for x in sent}) == 1, sent
+        assert len({x["raw"] for x in sent}) == 1 and sent[0]["form"]["payment_intent"] == pi
+        assert stock_of(srv, shop["variant"]["id"]) == 1, "nothing booked before the event"
+        refunded = event("charge.refunded",
+                         {"id": "ch_" + uuid.uuid4().hex[:16], "amount": 1250,
+                          "amount_refunded": 1250, "refunded": True, "payment_intent": pi,
+                          "currency": "usd"})
+        assert outcome(post_event(srv, refunded)) == "applied"
+        wait_status(srv, buyer, o["id"], "refunded")
+        assert stock_of(srv, shop["variant"]["id"]) == 2
+        time.sleep(3)
+        assert len(fake.sent("/v1/refunds")) == 2, "no third ask once it was answered"
+    finally:
+        fake.hang_seconds = 15.0
+
+
 @pytest.mark.parametrize("plan", [["400"], ["402"]])
 def test_refused_create_releases_the_order_at_once(fake, souk_factory, plan):
     require_order_routes()
