@@ -67,6 +67,11 @@ int stripe_client_init(void)
     max_retries = env_int("SOUK_STRIPE_MAX_RETRIES", 2, 0, 10);
     retry_base_ms = env_int("SOUK_STRIPE_RETRY_BASE_MS", 500, 1, 60000);
     timeout_s = env_int("SOUK_STRIPE_TIMEOUT_SECONDS", 80, 1, 600);
+    metrics_describe("souk_provider_retries_total",
+                     "Payment provider requests sent again (same idempotency key), by status.");
+    metrics_describe("souk_provider_unknown_outcomes_total",
+                     "Payment provider calls that ended without a definite answer (timed out or "
+                     "cut off after sending); a job asks again.");
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
 }
 
@@ -254,6 +259,7 @@ static int map_error(long status, const struct resp *r, const char *path,
             json_decref(ei->extra);
             ei->extra = json_pack("{s:s}", "provider_outcome", "unknown");
         }
+        metrics_counter_add("souk_provider_unknown_outcomes_total", NULL, 1);
     } else if (status == 0)
         souk_fail(ei, err, "payment provider unreachable (%s)", path);
     else
@@ -269,6 +275,7 @@ int stripe_call(const char *method, const char *path, const struct form *body,
     char url[1024];
     struct curl_slist *hdrs;
     int64_t deadline = mono_ms() + timeout_s * 1000, wait = 0;
+    long last_status = 0; /* of the previous attempt (0: no answer) */
     int err = SOUK_UPSTREAM;
 
     *out = NULL;
@@ -280,6 +287,12 @@ int stripe_call(const char *method, const char *path, const struct form *body,
         int64_t left = deadline - mono_ms();
         CURLcode rc = exchange(method, url, body, hdrs, left > 1 ? left : 1, &r, &status);
 
+        if (attempt > 0) {
+            char labels[48], st[24];
+            snprintf(st, sizeof st, "%ld", last_status);
+            metrics_labels(labels, sizeof labels, "status", st, (char *)NULL);
+            metrics_counter_add("souk_provider_retries_total", labels, 1);
+        }
         if (rc == CURLE_OK && status >= 200 && status < 300) {
             *out = json_loads(r.body ? r.body : "", 0, NULL);
             err = *out ? SOUK_OK : souk_fail(ei, SOUK_UPSTREAM, "payment provider: bad JSON");
@@ -289,6 +302,7 @@ int stripe_call(const char *method, const char *path, const struct form *body,
         if (rc != CURLE_OK)
             status = 0;
         r.sent = rc != CURLE_OK && rc != CURLE_COULDNT_CONNECT && rc != CURLE_COULDNT_RESOLVE_HOST;
+        last_status = status;
         if (attempt < max_retries && retryable(status, r.should_retry))
             wait = retry_wait_ms(attempt + 1, status, &r);
         if (attempt >= max_retries || !retryable(status, r.should_retry) ||

@@ -95,6 +95,21 @@ def test_retries_reuse_the_idempotency_key(srv, fake, plan):
     assert len(sent) == len(plan) + 1
     assert len({s["headers"]["idempotency-key"] for s in sent}) == 1
     assert len({s["raw"] for s in sent}) == 1  # the same parameters every time
+    # operators see them: one retry per failed answer, by the status that caused it
+    want = {"500": "500", "close": "0", "409": "409", "429": "429"}
+    got = metric_values(srv, "souk_provider_retries_total")
+    for step in plan:
+        label = 'status="%s"' % want.get(step.split("/")[0], step.split("/")[0])
+        assert got.get(label, 0) >= plan.count(step), (plan, got)
+
+
+def metric_values(srv, name):
+    out = {}
+    for line in srv.get("/metrics").text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            key, value = line.rsplit(" ", 1)
+            out[key[len(name):].strip("{}")] = float(value)
+    return out
 
 
 def test_provider_down_then_recovered(srv, fake):
@@ -294,6 +309,7 @@ def test_timed_out_refund_is_asked_again_once_and_booked_by_the_event(fake, souk
         r = srv.post(f"/api/orders/{o['id']}/refund/", token=shop["vendor"]["access"])
         assert r.status_code == 502 and r.json()["provider_outcome"] == "unknown", r.text
         assert get_order(srv, buyer, o["id"])["status"] == "processing"
+        assert metric_values(srv, "souk_provider_unknown_outcomes_total") == {"": 1.0}
         wait_for(lambda: len(fake.sent("/v1/refunds")) == 2, what="the refund asked again")
         sent = fake.sent("/v1/refunds")
         assert len({x["headers"]["idempotency-key"] for x in sent}) == 1, sent
