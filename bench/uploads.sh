@@ -73,6 +73,8 @@ STATS=$(BENCH_AUTH=$TOKEN wrk_line 64 "$URL/api/projects/$PROJECT/statistics/?da
     echo "| GET /api/projects/{id}/statistics/?days=30 | 64 | $(field "$STATS" rps) | $(ms "$(field "$STATS" p50_us)") | $(ms "$(field "$STATS" p99_us)") | $(field "$STATS" errors_status) |"
     echo
     echo "Server RSS: $((rss0 / 1024)) MiB before the upload run, $((rss1 / 1024)) MiB after it."
+    echo "The project list reads the projects under TOP by the top_until range of projects_top_idx (src/projects/list.c);"
+    echo "before that, with no project under TOP, each page walked the whole created_at index: 41 req/s, p99 1675 ms at 100000 projects."
     echo "Over $NRSS one-image uploads made one at a time, RSS samples (KiB, before and after each quarter): \`${RSS#RSS }\`."
 } >"$WORK/section.md"
 if [ "$WRITE" = 1 ]; then

@@ -68,11 +68,16 @@ static int is_default_order(const char *order_sql, struct arena *a)
 }
 
 /* The default order (-is_top,-created_at) without sorting the whole table:
- * the projects under TOP now and the others, each read newest first by the
- * (created_at, id) index up to offset + limit rows ($np+1), then merged.
- * sql holds "SELECT cols FROM ... WHERE conditions" on entry. */
+ * the projects under TOP now and the others, each newest first up to
+ * offset + limit rows ($np+1), then merged. The others are read by the
+ * (created_at, id) index; the few under TOP by the top_until range of
+ * projects_top_idx and sorted (the unary + keeps SQLite from walking the
+ * whole created_at index to find them: 100k projects, none under TOP, took
+ * 30 ms a page before). sql holds "SELECT cols FROM ... WHERE conditions"
+ * on entry. */
 static int top_first_sql(char *sql, size_t len, int np)
 {
+    static const char top_order[] = " ORDER BY +p.created_at DESC, p.id DESC LIMIT $%d) t%d";
     static const char order[] = " ORDER BY p.created_at DESC, p.id DESC LIMIT $%d) t%d";
     char base[4096];
     const char *from = strstr(sql, " " PROJECT_FROM);
@@ -81,7 +86,7 @@ static int top_first_sql(char *sql, size_t len, int np)
     snprintf(base, sizeof base, "%s", from);
     int n = snprintf(sql, len, "SELECT * FROM (SELECT " PROJECT_COLS ", 1 AS k_top%s "
                                "AND p.top_until > $1", base);
-    n += snprintf(sql + n, len - (size_t)n, order, np + 1, 1);
+    n += snprintf(sql + n, len - (size_t)n, top_order, np + 1, 1);
     n += snprintf(sql + n, len - (size_t)n, " UNION ALL SELECT * FROM (SELECT " PROJECT_COLS
                                             ", 0 AS k_top%s AND p.top_until <= $1", base);
     n += snprintf(sql + n, len - (size_t)n, order, np + 1, 2);
