@@ -478,10 +478,10 @@ static int sweep_job(struct db *db, const struct job *job, struct souk_errinfo *
 
 void auction_jobs_register(void)
 {
-    job_register(AUCTION_JOB_END, end_job, 10);
-    job_register(AUCTION_JOB_FORFEIT, forfeit_job, 10);
+    job_register_provider(AUCTION_JOB_END, end_job, 10);
+    job_register_provider(AUCTION_JOB_FORFEIT, forfeit_job, 10);
     job_register(AUCTION_JOB_BID, auction_bid_job, 5);
-    job_register(AUCTION_JOB_CHECKOUT, checkout_job, 10);
-    job_register(AUCTION_JOB_REFUND, refund_job, 10);
+    job_register_provider(AUCTION_JOB_CHECKOUT, checkout_job, 10);
+    job_register_provider(AUCTION_JOB_REFUND, refund_job, 10);
     job_recurring("auctions.sweep", 30, sweep_job);
 }

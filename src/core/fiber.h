@@ -5,8 +5,10 @@
  * The HTTP server runs the handlers of ROUTE_PROVIDER routes in fibers
  * (src/http/server.c); the Stripe client parks the fiber for the length of
  * each call and each retry wait (src/payments/stripe.c), so no worker thread
- * waits on the network. Code that is not in a fiber (jobs, the CLI) sees
- * fiber_self() == NULL and simply blocks.
+ * waits on the network. The job workers run the kinds registered with
+ * job_register_provider in fibers the same way (src/jobs/jobs.c). Code that
+ * is not in a fiber (other jobs, the CLI) sees fiber_self() == NULL and
+ * simply blocks.
  *
  * Rules for code that may park (anything that calls the provider):
  *   - never park holding a mutex, a database transaction or a pooled

@@ -18,7 +18,9 @@
  *                   newer run's outcome (attempt is the fencing token).
  *
  * Threads: N workers (poll with a sleep growing 50 ms -> 1 s while idle,
- * woken early by jobs_wake) and one maintenance thread that renews the
+ * woken early by jobs_wake; a provider kind runs in a fiber of the worker,
+ * which goes on claiming while the fiber is parked on a provider call, up
+ * to JOBS_FIBERS_PER_WORKER at once) and one maintenance thread that renews the
  * leases of every job this node runs (every lease/3), claims due recurring
  * schedules (once a second, only on nodes with workers) and refreshes the
  * queue-depth gauges (every 5 s).
@@ -38,6 +40,7 @@
 #include "audit/audit.h"
 #include "core/arena.h"
 #include "core/clock.h"
+#include "core/fiber.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/uuid.h"
@@ -60,6 +63,7 @@ struct kind {
     char *name;
     job_handler fn;
     int max_attempts;
+    int provider; /* runs in a fiber (job_register_provider) */
 };
 
 struct recurring {
@@ -104,23 +108,34 @@ static pthread_once_t node_once = PTHREAD_ONCE_INIT;
 
 /* ---- registry ------------------------------------------------------------ */
 
+static void register_kind(const char *kind, job_handler fn, int max_attempts, int provider)
+{
+    struct kind *k = NULL;
+
+    for (int i = 0; i < nkinds && !k; i++)
+        if (!strcmp(kinds[i].name, kind)) /* re-registering replaces */
+            k = &kinds[i];
+    if (!k) {
+        if (nkinds == JOBS_MAX_KINDS) {
+            log_error("jobs: too many kinds, %s not registered", kind);
+            abort();
+        }
+        k = &kinds[nkinds++];
+        k->name = xstrdup(kind);
+    }
+    k->fn = fn;
+    k->max_attempts = max_attempts > 0 ? max_attempts : JOBS_DEFAULT_ATTEMPTS;
+    k->provider = provider;
+}
+
 void job_register(const char *kind, job_handler fn, int max_attempts)
 {
-    for (int i = 0; i < nkinds; i++) {
-        if (!strcmp(kinds[i].name, kind)) { /* re-registering replaces */
-            kinds[i].fn = fn;
-            kinds[i].max_attempts = max_attempts > 0 ? max_attempts : JOBS_DEFAULT_ATTEMPTS;
-            return;
-        }
-    }
-    if (nkinds == JOBS_MAX_KINDS) {
-        log_error("jobs: too many kinds, %s not registered", kind);
-        abort();
-    }
-    kinds[nkinds].name = xstrdup(kind);
-    kinds[nkinds].fn = fn;
-    kinds[nkinds].max_attempts = max_attempts > 0 ? max_attempts : JOBS_DEFAULT_ATTEMPTS;
-    nkinds++;
+    register_kind(kind, fn, max_attempts, 0);
+}
+
+void job_register_provider(const char *kind, job_handler fn, int max_attempts)
+{
+    register_kind(kind, fn, max_attempts, 1);
 }
 
 static const struct kind *kind_find(const char *name)
@@ -425,6 +440,99 @@ int jobs_run_one(struct db *db, int *ran, struct souk_errinfo *ei)
     return 0;
 }
 
+/* ---- provider jobs in fibers -------------------------------------------------
+ * A worker runs a provider kind's handler in a fiber; while it is parked on
+ * a provider call the worker claims and runs other jobs, up to
+ * JOBS_FIBERS_PER_WORKER fibers at once. A parked fiber is resumed by the
+ * worker that started it, when its waker has put it on that worker's
+ * `ready` list. Other kinds run on the worker's own stack, as before. */
+#define JOBS_FIBERS_PER_WORKER 16
+
+struct jfiber {
+    struct claimed cj;
+    struct fiber *f;
+    struct jworker *w;
+    struct jfiber *next;
+};
+
+/* One per worker thread; `ready` is guarded by J.mu, `parked` is the
+ * worker's own. */
+struct jworker {
+    struct jfiber *ready, *ready_tail;
+    int parked; /* fibers started here and not finished */
+};
+
+static void jfiber_main(void *ud)
+{
+    struct jfiber *jf = ud;
+    run_claimed(J.db, &jf->cj);
+}
+
+/* Any thread: the fiber's provider call ended; its worker resumes it. */
+static void jfiber_ready(struct fiber *f, void *ud)
+{
+    struct jworker *w = ud;
+    struct jfiber *jf = fiber_data(f);
+
+    pthread_mutex_lock(&J.mu);
+    jf->next = NULL;
+    if (w->ready_tail)
+        w->ready_tail->next = jf;
+    else
+        w->ready = jf;
+    w->ready_tail = jf;
+    J.wake_seq++;
+    pthread_cond_broadcast(&J.wake);
+    pthread_mutex_unlock(&J.mu);
+}
+
+static void jfiber_run(struct jworker *w, struct jfiber *jf)
+{
+    if (!fiber_resume(jf->f))
+        return; /* parked: jfiber_ready brings it back */
+    fiber_free(jf->f);
+    free(jf->cj.payload);
+    free(jf);
+    w->parked--;
+}
+
+static struct jfiber *take_ready(struct jworker *w)
+{
+    pthread_mutex_lock(&J.mu);
+    struct jfiber *jf = w->ready;
+    if (jf && !(w->ready = jf->next))
+        w->ready_tail = NULL;
+    pthread_mutex_unlock(&J.mu);
+    return jf;
+}
+
+/* Claims one due job and runs it: a provider kind in a new fiber (inline
+ * when no fiber stack can be had), any other on this stack. 1: one ran, 0:
+ * none due, -1: the claim failed (ei). */
+static int claim_and_start(struct jworker *w, struct souk_errinfo *ei)
+{
+    struct jfiber *jf = xcalloc(1, sizeof *jf);
+    const struct kind *k;
+    int err = db_tx_run(J.db, claim_tx, &jf->cj, ei);
+
+    if (err || !jf->cj.id[0]) {
+        free(jf->cj.payload);
+        free(jf);
+        return err ? -1 : 0;
+    }
+    k = kind_find(jf->cj.kind);
+    if (k && k->provider && (jf->f = fiber_new(jfiber_main, jf, jfiber_ready, w))) {
+        jf->w = w;
+        w->parked++;
+        jfiber_run(w, jf);
+        return 1;
+    }
+    run_claimed(J.db, &jf->cj);
+    free(jf->cj.payload);
+    free(jf);
+    return 1;
+}
+
 /* ---- worker threads ----------------------------------------------------- */
 
 static struct timespec deadline_in(int64_t ms)
@@ -441,22 +549,6 @@ static struct timespec deadline_in(int64_t ms)
     return ts;
 }
 
-/* Sleeps up to ms unless woken (or seq already moved). Returns 1 if woken. */
-static int idle_wait(int64_t ms, unsigned *seen)
-{
-    struct timespec ts = deadline_in(ms);
-    int woken = 0;
-
-    pthread_mutex_lock(&J.mu);
-    while (!J.stopping && J.wake_seq == *seen)
-        if (pthread_cond_timedwait(&J.wake, &J.mu, &ts) == ETIMEDOUT)
-            break;
-    woken = J.wake_seq != *seen;
-    *seen = J.wake_seq;
-    pthread_mutex_unlock(&J.mu);
-    return woken;
-}
-
 static int stopping(void)
 {
     pthread_mutex_lock(&J.mu);
@@ -465,24 +557,52 @@ static int stopping(void)
     return s;
 }
 
+/* Sleeps up to ms unless a fiber of w is ready or (not stopping) a job was
+ * enqueued. Stopping, it waits only for its parked fibers. 1 if woken. */
+static int worker_wait(struct jworker *w, int64_t ms, unsigned *seen)
+{
+    struct timespec ts = deadline_in(ms);
+    int woken;
+
+    pthread_mutex_lock(&J.mu);
+    while (!w->ready && (J.stopping ? w->parked > 0 : J.wake_seq == *seen))
+        if (pthread_cond_timedwait(&J.wake, &J.mu, &ts) == ETIMEDOUT)
+            break;
+    woken = w->ready || J.wake_seq != *seen;
+    *seen = J.wake_seq;
+    pthread_mutex_unlock(&J.mu);
+    return woken;
+}
+
 static void *worker_main(void *arg)
 {
     int64_t idle_ms = JOBS_IDLE_MIN_MS;
     unsigned seen = 0;
+    struct jworker w = {0};
 
     (void)arg;
-    while (!stopping()) {
+    pthread_once(&env_once, read_env);
+    for (;;) {
         struct souk_errinfo ei = {0};
-        int ran = 0, err = jobs_run_one(J.db, &ran, &ei);
+        struct jfiber *jf = take_ready(&w);
+        int halt = stopping();
 
-        if (err)
-            log_warn("jobs: claim failed: %s", ei.detail);
-        souk_errinfo_cleanup(&ei);
-        if (ran) {
+        if (jf) {
+            jfiber_run(&w, jf);
+            continue;
+        }
+        if (halt && w.parked == 0)
+            break;
+        /* no new claims while stopping: the parked fibers finish first */
+        int ran = halt || w.parked >= JOBS_FIBERS_PER_WORKER ? 0 : claim_and_start(&w, &ei);
+        if (ran > 0) {
             idle_ms = JOBS_IDLE_MIN_MS;
             continue;
         }
-        if (idle_wait(idle_ms, &seen))
+        if (ran < 0)
+            log_warn("jobs: claim failed: %s", ei.detail);
+        souk_errinfo_cleanup(&ei);
+        if (worker_wait(&w, halt ? 1000 : idle_ms, &seen))
             idle_ms = JOBS_IDLE_MIN_MS;
         else if ((idle_ms *= 2) > JOBS_IDLE_MAX_MS)
             idle_ms = JOBS_IDLE_MAX_MS;

@@ -39,6 +39,12 @@ typedef int (*job_handler)(struct db *db, const struct job *job, struct souk_err
 
 /* Registers a kind (call before jobs_start; not thread-safe). */
 void job_register(const char *kind, job_handler fn, int max_attempts);
+/* The same for a kind whose handler may wait on the payment provider: a
+ * worker runs it in a fiber of its own (core/fiber.h), which parks for each
+ * provider call, so that a slow or hanging provider never holds a worker
+ * thread and other jobs go on meanwhile. Its handler follows the fiber
+ * rules: no transaction, mutex or pooled connection held across a call. */
+void job_register_provider(const char *kind, job_handler fn, int max_attempts);
 
 /* Inside a transaction: adds a job. run_at 0 = now. With a unique_key, at
  * most one pending/running job per key exists: enqueueing again is a no-op

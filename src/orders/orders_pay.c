@@ -547,9 +547,9 @@ static int job_checkout_open(struct db *db, const struct job *job, struct souk_e
 void orders_pay_register(void)
 {
     payments_register_purpose(&order_purpose);
-    job_register(JOB_EXPIRE, job_expire, 10);
+    job_register_provider(JOB_EXPIRE, job_expire, 10);
     job_register(JOB_PAID, job_paid, 10);
-    job_register(JOB_REFUND_LATE, job_refund_late, 12);
-    job_register(JOB_CHECKOUT_EXPIRE, job_checkout_expire, 6);
-    job_register(JOB_CHECKOUT_OPEN, job_checkout_open, 8);
+    job_register_provider(JOB_REFUND_LATE, job_refund_late, 12);
+    job_register_provider(JOB_CHECKOUT_EXPIRE, job_checkout_expire, 6);
+    job_register_provider(JOB_CHECKOUT_OPEN, job_checkout_open, 8);
 }

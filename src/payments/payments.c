@@ -967,8 +967,8 @@ int payments_init(struct db *db, struct souk_errinfo *ei)
         webhooks_test_fail_apply(f && strcmp(f, "1") == 0);
     }
     webhooks_register_jobs();
-    job_register(JOB_CHECKOUT_OPEN, job_checkout_open, CHECKOUT_OPEN_ATTEMPTS);
-    job_register(JOB_REFUND_RETRY, job_refund_retry, REFUND_RETRY_ATTEMPTS);
+    job_register_provider(JOB_CHECKOUT_OPEN, job_checkout_open, CHECKOUT_OPEN_ATTEMPTS);
+    job_register_provider(JOB_REFUND_RETRY, job_refund_retry, REFUND_RETRY_ATTEMPTS);
     if (!payments_is_sandbox()) {
         if (!souk_cfg->stripe_secret_key[0] || !souk_cfg->stripe_webhook_secret[0])
             return souk_fail(ei, SOUK_INVALID, "SOUK_PAYMENTS=stripe needs STRIPE_SECRET_KEY "

@@ -2,8 +2,9 @@
  * call made from a fiber through curl's multi interface (shared connection
  * cache), and the timers of their retry waits; the fiber stays parked
  * (core/fiber.h) until its transfer or timer ends, so no HTTP worker thread
- * waits on the network. Calls made on a plain thread (jobs, the CLI) keep
- * curl_easy_perform and nanosleep: they block only their own thread.
+ * waits on the network (provider jobs run in fibers of the job workers too).
+ * Calls made on a plain thread (the CLI, other jobs) keep curl_easy_perform
+ * and nanosleep: they block only their own thread.
  *
  * Metrics: souk_provider_calls_in_flight (transfers on the loop),
  * souk_provider_call_duration_seconds (each exchange, any thread).

@@ -231,8 +231,8 @@ static int sweep(struct db *db, const struct job *job, struct souk_errinfo *ei)
 void subs_jobs_register(void)
 {
     job_register(SUBS_JOB_PERIOD_END, job_period_end, 10);
-    job_register(SUBS_JOB_GRACE_END, job_grace_end, 10);
-    job_register(SUBS_JOB_PROVIDER, job_provider, 10);
-    job_register(SUBS_JOB_EXPIRE_CHECKOUT, job_expire_checkout, 5);
+    job_register_provider(SUBS_JOB_GRACE_END, job_grace_end, 10);
+    job_register_provider(SUBS_JOB_PROVIDER, job_provider, 10);
+    job_register_provider(SUBS_JOB_EXPIRE_CHECKOUT, job_expire_checkout, 5);
     job_recurring(SUBS_SWEEP, 30, sweep);
 }

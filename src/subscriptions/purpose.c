@@ -383,5 +383,5 @@ static const struct payment_purpose subscription_purpose = {
 void subs_purpose_register(void)
 {
     payments_register_purpose(&subscription_purpose);
-    job_register(JOB_STRAY, job_stray, 10);
+    job_register_provider(JOB_STRAY, job_stray, 10);
 }

@@ -180,6 +180,41 @@ def test_hanging_provider_holds_no_worker(fake, souk_factory):
         assert (status, code) == (502, "upstream_error") and took < 3 + 2.5, answers
 
 
+def test_hanging_provider_holds_no_job_worker(fake, souk_factory):
+    # 10 orders whose checkout hangs, then whose retry job (order.checkout_open) hangs again, on
+    # one job worker thread: the retries wait in fibers, so another job runs meanwhile at once,
+    # and every retry ends by its own deadline rather than one after the other
+    from jobs_support import JOB_ENV, admin_token, enqueue, job
+    require_order_routes()
+    fake.plan, fake.requests[:], fake.hang_seconds = ["hang"] * 20, [], 6.0
+    try:
+        srv = souk_factory(**base_env(SOUK_PAYMENTS="stripe", STRIPE_API_BASE=fake.url,
+                                      SOUK_STRIPE_TIMEOUT_SECONDS="3",
+                                      SOUK_STRIPE_MAX_RETRIES="0", SOUK_RATE_LIMIT_RPS="0",
+                                      **dict(JOB_ENV, SOUK_JOB_WORKERS="1",
+                                             SOUK_JOB_LEASE_SECONDS="30")))
+        shop = make_shop(srv, stock=100)
+        buyers = [customer(srv) for _ in range(10)]
+        threads = [threading.Thread(target=order, args=(srv, b, shop["variant"]["id"]))
+                   for b in buyers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        # the ten retries are all at the provider at once (one thread would hold one at a time)
+        wait_for(lambda: len(fake.sent("/v1/checkout/sessions")) >= 20, timeout=12,
+                 what="ten retries hanging at the provider together")
+        t0 = time.monotonic()
+        admin = admin_token(srv)
+        jid = enqueue(srv, admin, "test.record")["id"]
+        wait_for(lambda: job(srv, admin, jid)["state"] == "done", timeout=2.5,
+                 what="another job while the provider hangs")
+        assert time.monotonic() - t0 < 2.5
+        assert len([x for x in fake.requests if x["path"] == "/v1/checkout/sessions"]) == 20
+    finally:
+        fake.plan, fake.hang_seconds = [], 15.0
+
+
 def test_timed_out_create_keeps_the_order_and_opens_it_later(fake, souk_factory):
     # the provider does not answer in time: it may have created the session, so the order stays
     # pending with its stock held, the client gets 502, and a job asks again with the same key
