@@ -607,7 +607,14 @@ int orders_payment_link(struct db *db, const char *id, const struct order_actor 
     struct act_args c = {id, who, a, out};
     int err = db_tx_run(db, relink_tx, &c, ei);
 
-    return err ? err : orders_checkout_open(db, out, a, ei);
+    if (!err && (err = orders_checkout_open(db, out, a, ei)) && payments_outcome_unknown(ei)) {
+        /* as at creation: the new session may exist; the job asks again */
+        struct souk_errinfo ei2 = {0};
+        if (db_tx_run(db, retry_fn, out, &ei2))
+            log_warn("order %s: queueing the checkout retry: %s", out->id, ei2.detail);
+        souk_errinfo_cleanup(&ei2);
+    }
+    return err;
 }
 
 /* ---- JSON ------------------------------------------------------------------------------- */

@@ -255,6 +255,30 @@ def _one_key(fake, n):
     assert len({x["raw"] for x in sent}) == 1, "the same request asked again"
 
 
+def test_timed_out_payment_link_is_opened_later(fake, souk_factory):
+    # a fresh payment link whose create timed out: the order keeps its stock and the job asks
+    # again for the new attempt's session with that attempt's key
+    require_order_routes()
+    try:
+        srv = _hanging_once(fake, souk_factory)
+        fake.plan = []
+        shop = make_shop(srv, stock=1)
+        buyer = customer(srv)
+        o = order(srv, buyer, shop["variant"]["id"]).json()
+        first = o["payment_url"]
+        fake.plan, fake.requests[:] = ["hang"], []
+        r = srv.post(f"/api/orders/{o['id']}/payment-link/", token=buyer["access"])
+        assert r.status_code == 502 and r.json()["provider_outcome"] == "unknown", r.text
+        assert stock_of(srv, shop["variant"]["id"]) == 0
+        done = wait_for(lambda: (lambda x: x if x["payment_url"] and x["payment_url"] != first
+                                 else None)(get_order(srv, buyer, o["id"])),
+                        what="the new payment_url after the retry")
+        assert done["status"] == "pending" and stock_of(srv, shop["variant"]["id"]) == 0
+        _one_key(fake, 2)
+    finally:
+        fake.hang_seconds = 15.0
+
+
 def test_timed_out_promotion_checkout_is_opened_later(fake, souk_factory):
     # as for orders: the promotion stays pending, the client gets 502 at the deadline, and the
     # job payments.checkout_open asks again with the same key; GET shows the URL once it has it
