@@ -287,6 +287,11 @@ static int detail_render(struct admin_ctx *ax, const struct admin_section *sec, 
         return admin_error(ax, err, &ei);
     if (!json_object_get(ax->page, "done"))
         json_object_set_new(ax->page, "done", json_string(admin_arg(ax, "done")));
+    /* the page's own path, for its forms' actions (a refused action renders
+     * this page at the action's URL, where relative actions would break) */
+    json_object_set_new(ax->page, "self",
+                        json_string(arena_sprintf(ax->req->arena, "/admin/%s/%s/", sec->slug,
+                                                  url_encode(ax->req->arena, ax->id))));
     return admin_render(ax, status, tmpl_name(ax->req, sec->slug, "detail"), sec->title,
                         sec->slug);
 }

@@ -504,13 +504,14 @@ def test_hide_and_unhide_content_from_the_console(srv, moderator, admin):
         assert_escaped(moderator.get(f"/admin/{kind}/"))
         page = moderator.get(f"/admin/{kind}/{target}/")
         assert_escaped(page)
-        assert f"/admin/{kind}/{target}/hide/" in page.text, kind
+        assert f'action="/admin/{kind}/{target}/hide/"' in page.text, kind
         assert publicly_visible(srv, kind, target, url), kind
         r = moderator.post(f"/admin/{kind}/{target}/hide/", data={"note": PAYLOAD})
         assert r.status_code == 303, (kind, r.text[:400])
         assert not publicly_visible(srv, kind, target, url), f"{kind}: gone from the public API"
         page = moderator.get(f"/admin/{kind}/{target}/")
-        assert f"/admin/{kind}/{target}/unhide/" in page.text and "hidden since" in page.text
+        assert f'action="/admin/{kind}/{target}/unhide/"' in page.text, kind
+        assert "hidden since" in page.text
         assert target in moderator.get(f"/admin/{kind}/?hidden=hidden").text, kind
         assert target not in moderator.get(f"/admin/{kind}/?hidden=visible").text, kind
         assert moderator.post(f"/admin/{kind}/{target}/unhide/").status_code == 303
@@ -525,6 +526,9 @@ def test_hide_and_unhide_content_from_the_console(srv, moderator, admin):
     target, url = targets["projects"]
     r = moderator.post(f"/admin/projects/{target}/hide/", data={"note": "x" * 2001})
     assert r.status_code == 400 and publicly_visible(srv, "projects", target, url)
+    # the page rendered at the action's URL keeps absolute actions (a relative one would post
+    # to .../hide/hide/)
+    assert f'action="/admin/projects/{target}/hide/"' in r.text
     # without a token nothing changes
     r = moderator.post(f"/admin/listings/{targets['listings'][0]}/hide/", csrf=False)
     assert r.status_code == 403
@@ -564,6 +568,7 @@ def test_thread_moderator_view_and_hiding_a_message(srv, moderator, admin):
     bad = moderator.post(f"/admin/threads/{t['id']}/hide-message/",
                          data={"message_id": str(uuid.uuid4())})
     assert bad.status_code == 400, "no such message: the API's answer (target_id)"
+    assert f'action="/admin/threads/{t["id"]}/hide-message/"' in bad.text, "absolute actions"
     # a message of another thread, posted to this thread's URL, stays as it is
     c = make_user(srv)
     other = srv.post("/api/threads/", json={"body": "elsewhere", "recipient_id": a["id"]},
