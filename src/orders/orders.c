@@ -154,12 +154,9 @@ static int notify_both(struct db_conn *tx, const struct order *o, const char *fr
  * payment (-> paid: "payment.applied") and a refund (-> refunded:
  * "order.refund", whether asked through the API, the console or told by
  * the provider's charge.refunded). o->status is already the new status. */
-static int audit_money(struct db_conn *tx, const struct order *o, const char *from,
-                       const struct order_actor *who, struct souk_errinfo *ei)
+static int audit_order(struct db_conn *tx, const struct order *o, const char *action,
+                       const char *from, const struct order_actor *who, struct souk_errinfo *ei)
 {
-    const char *action = !strcmp(o->status, "refunded") ? "order.refund"
-                       : !strcmp(o->status, "paid")     ? "payment.applied"
-                                                        : NULL;
     const char *kind = who ? who->kind : "system";
     const char *role = !strcmp(kind, "admin")      ? "ADMIN"
                      : !strcmp(kind, "customer")   ? "CUSTOMER"
@@ -169,8 +166,6 @@ static int audit_money(struct db_conn *tx, const struct order *o, const char *fr
     json_t *before, *after;
     int err;
 
-    if (!action)
-        return 0;
     before = json_pack("{s:s}", "status", from);
     after = json_pack("{s:s, s:o, s:s}", "status", o->status, "total_amount",
                       money_to_json(o->total_amount), "payment_id", o->paid_payment_id);
@@ -179,6 +174,15 @@ static int audit_money(struct db_conn *tx, const struct order *o, const char *fr
     json_decref(before);
     json_decref(after);
     return err;
+}
+
+static int audit_money(struct db_conn *tx, const struct order *o, const char *from,
+                       const struct order_actor *who, struct souk_errinfo *ei)
+{
+    const char *action = !strcmp(o->status, "refunded") ? "order.refund"
+                       : !strcmp(o->status, "paid")     ? "payment.applied"
+                                                        : NULL;
+    return action ? audit_order(tx, o, action, from, who, ei) : 0;
 }
 
 int orders_transition_tx(struct db_conn *tx, struct order *o, const char *from, const char *to,
@@ -535,6 +539,13 @@ static int refunded_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
         err = orders_refunded_tx(tx, c->o, c->who, "refunded", &moved, ei);
     if (!err && !moved && strcmp(c->o->status, "refunded") != 0)
         err = invalid_state(ei, c->o, "refunded");
+    else if (!err && !moved) {
+        /* The provider's charge.refunded applied this very refund first (its
+         * entry names the provider): who asked for it is recorded too. */
+        err = orders_note_tx(tx, c->o, c->who, "refund_requested", ei);
+        if (!err)
+            err = audit_order(tx, c->o, "order.refund_request", "refunded", c->who, ei);
+    }
     return err;
 }
 

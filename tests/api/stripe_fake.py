@@ -9,7 +9,7 @@ the ids and amounts the request asked for. A parameter Stripe does not document 
 
 "close" drops the connection without an answer (a network error); "429/1" answers 429 with
 `Retry-After: 1` (seconds), "503/date+2" with an HTTP date two seconds ahead; "hang" holds the request unanswered for
-`hang_seconds` (default 15) and then drops it. Like Stripe, a key that
+`hang_seconds` (default 15) and then drops it; "slow" answers normally after `hang_seconds`. Like Stripe, a key that
 already succeeded is replayed (same body, Idempotent-Replayed: true).
 
 Usage:
@@ -100,6 +100,9 @@ class StripeFake:
             self.requests.append(rec)
             action = self.plan.pop(0) if self.plan else None
             replay = self.replies.get(key) if key else None
+        if action == "slow":  # a late but normal answer
+            time.sleep(self.hang_seconds)
+            action = None
         if action == "hang":
             time.sleep(self.hang_seconds)
             action = "close"

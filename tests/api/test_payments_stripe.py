@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
-from payments_util import (KEY, base_env, event, new_user, outcome, payment, payments_served,
-                           post_event)
+from payments_util import (KEY, base_env, event, new_admin, new_user, outcome, payment,
+                           payments_served, post_event)
 from orders_helpers import customer, make_shop, order, require_order_routes, stock_of, wait_for
 from orders_helpers import get_order, wait_status
 from stripe_fake import StripeFake
@@ -385,6 +385,49 @@ def test_timed_out_refund_is_asked_again_once_and_booked_by_the_event(fake, souk
         assert len(fake.sent("/v1/refunds")) == 2, "no third ask once it was answered"
     finally:
         fake.hang_seconds = 15.0
+
+
+def test_refund_applied_by_the_event_first_still_records_who_asked(fake, souk_factory):
+    # the provider's charge.refunded arrives while the vendor's refund call is still waiting
+    # for its answer: the event moves the order (actor provider), and the vendor's request is
+    # recorded too (history note and audit entry order.refund_request), nothing twice
+    require_order_routes()
+    fake.plan, fake.requests[:], fake.hang_seconds = [], [], 2.0
+    try:
+        srv = souk_factory(**base_env(SOUK_PAYMENTS="stripe", STRIPE_API_BASE=fake.url,
+                                      SOUK_RATE_LIMIT_RPS="0"))
+        shop = make_shop(srv, price="12.50", stock=2)
+        buyer = customer(srv)
+        o = order(srv, buyer, shop["variant"]["id"]).json()
+        pi = "pi_" + uuid.uuid4().hex
+        assert outcome(post_event(srv, event(
+            "checkout.session.completed",
+            {"id": o["payment_url"].rsplit("/", 1)[-1], "amount_total": 1250, "currency": "usd",
+             "payment_status": "paid", "payment_intent": pi}))) == "applied"
+        wait_status(srv, buyer, o["id"], "processing")
+        fake.plan = ["slow"]
+        answer = {}
+        t = threading.Thread(target=lambda: answer.update(r=srv.post(
+            f"/api/orders/{o['id']}/refund/", token=shop["vendor"]["access"])))
+        t.start()
+        wait_for(lambda: fake.sent("/v1/refunds"), what="the refund call at the provider")
+        assert outcome(post_event(srv, event(
+            "charge.refunded", {"id": "ch_" + uuid.uuid4().hex[:16], "amount": 1250,
+                                "amount_refunded": 1250, "refunded": True, "payment_intent": pi,
+                                "currency": "usd"}))) == "applied"
+        t.join(timeout=30)
+        assert answer["r"].status_code == 200 and answer["r"].json()["status"] == "refunded"
+        assert stock_of(srv, shop["variant"]["id"]) == 2, "stock back once"
+        admin = new_admin(srv)
+        audit = srv.get("/api/admin/audit/", params={"target_id": o["id"]},
+                        token=admin).json()["results"]
+        acts = sorted((e["action"], e["actor_id"]) for e in audit if e["action"] != "payment.applied")
+        assert acts == sorted([("order.refund", None),
+                               ("order.refund_request", shop["vendor"]["id"])]), acts
+        hist = get_order(srv, buyer, o["id"])["history"]
+        assert [h["note"] for h in hist if h["actor"] == "vendor"] == ["refund_requested"], hist
+    finally:
+        fake.plan, fake.hang_seconds = [], 15.0
 
 
 @pytest.mark.parametrize("plan", [["400"], ["402"]])
