@@ -5,10 +5,13 @@
    folders, and B includes one of A's. Folders are src/<name>/; src/*.c (main, app) sit above
    them and are not counted.
 2. http/http.h is included only by src/http/, src/auth/, src/sandbox/ (the Stripe-compatible
-   server) and handler files named *_http.c.
+   server), src/admin/ (the console: server-rendered pages, HTTP through and through) and
+   handler files named *_http.c.
+3. No handler file (*_http.c) reads result rows (db_get, db_int, db_bool, db_isnull): the
+   domain function it calls gives structs or JSON.
 
 Known exceptions, still to be removed, are listed in scripts/layers_known.txt, one per line:
-"cycle a b c" (the folders of one cycle, sorted) or "http path/to/file.c". A cycle or an include
+"cycle a b c" (the folders of one cycle, sorted), "http path/to/file.c" or "rows path/to/file.c". A cycle or an include
 that is not listed fails; so does a listed one that no longer exists, so the list only shrinks.
 Exit status 1 on any failure, with one line per problem.
 """
@@ -17,11 +20,12 @@ import re
 import sys
 
 INC = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/([^"]+)"', re.M)
-HTTP_OK = {'http', 'auth', 'sandbox'}
+HTTP_OK = {'http', 'auth', 'sandbox', 'admin'}
+ROWS = re.compile(r'\bdb_(get|int|bool|isnull)\s*\(')
 
 
 def scan(root):
-    edges, http = {}, []
+    edges, http, rows = {}, [], []
     for d, _, files in os.walk(root):
         rel = os.path.relpath(d, root)
         if rel == '.' or os.sep in rel:
@@ -37,7 +41,9 @@ def scan(root):
                 if (folder, header) == ('http', 'http.h') and rel not in HTTP_OK \
                         and not f.endswith('_http.c'):
                     http.append(os.path.relpath(p, os.path.dirname(root)))
-    return edges, sorted(http)
+            if f.endswith('_http.c') and ROWS.search(text):
+                rows.append(os.path.relpath(p, os.path.dirname(root)))
+    return edges, sorted(http), sorted(rows)
 
 
 def cycles(edges):
@@ -81,8 +87,9 @@ def main():
             line = line.split('#', 1)[0].strip()
             if line:
                 known.add(line)
-    edges, http = scan(root)
-    found = {'cycle ' + c for c in cycles(edges)} | {'http ' + p for p in http}
+    edges, http, rows = scan(root)
+    found = {'cycle ' + c for c in cycles(edges)} | {'http ' + p for p in http} \
+        | {'rows ' + p for p in rows}
     bad = 0
     for item in sorted(found - known):
         kind, what = item.split(' ', 1)
@@ -91,6 +98,9 @@ def main():
             detail = '; '.join(f'{a} -> {", ".join(sorted(edges[a] & set(names)))}'
                                for a in names)
             print(f'check_layers: folder include cycle: {what} ({detail})')
+        elif kind == 'rows':
+            print(f'check_layers: {what} reads result rows (db_get...): a domain function '
+                  'should give structs or JSON')
         else:
             print(f'check_layers: {what} includes http/http.h outside the HTTP layer')
         bad += 1

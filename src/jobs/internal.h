@@ -31,12 +31,13 @@ struct jobs_page_q {
     int backwards, limit;
 };
 
-/* Counts by kind and state (columns kind, state, count; ordered by kind,
- * state) and the page of jobs q asks for, read in one transaction. */
-int jobs_admin_list(struct db *db, const struct jobs_page_q *q, struct db_res **counts,
-                    struct db_res **rows, struct souk_errinfo *ei);
-/* The job `id` (no rows when there is none). */
-int jobs_admin_get(struct db *db, const char *id, struct db_res **out, struct souk_errinfo *ei);
+/* Counts by kind and state ([{kind, state, count}], ordered by kind, state)
+ * and the page of jobs q asks for as the API's job objects, in the order
+ * read (oldest first when backwards), read in one go. New references. */
+int jobs_admin_list(struct db *db, const struct jobs_page_q *q, json_t **counts, json_t **rows,
+                    struct souk_errinfo *ei);
+/* The job `id` as the API's job object; SOUK_NOT_FOUND when there is none. */
+int jobs_admin_get(struct db *db, const char *id, json_t **out, struct souk_errinfo *ei);
 /* Test mode: enqueues `kind` delay_ms from now (0: now); max_attempts > 0
  * overrides the kind's limit. out_id receives the job's id. */
 int jobs_admin_enqueue(struct db *db, const char *kind, const json_t *payload, int64_t delay_ms,

@@ -7,15 +7,32 @@
 #include <stdint.h>
 
 #include "core/clock.h"
+#include "core/json.h"
 #include "db/db.h"
 #include "jobs/internal.h"
 #include "jobs/jobs.h"
+
+/* A row of JOBS_COLS as the API's job object. */
+static json_t *job_json(const struct db_res *r, int i)
+{
+    json_t *payload = json_loads(db_get(r, i, 11) ? db_get(r, i, 11) : "{}", 0, NULL);
+
+    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
+                     db_get(r, i, 0), "kind", db_get(r, i, 1), "state", db_get(r, i, 2), "attempt",
+                     (int)db_int(r, i, 3), "max_attempts", (int)db_int(r, i, 4), "run_at",
+                     json_time(db_int(r, i, 5)), "created_at", json_time(db_int(r, i, 6)),
+                     "started_at", json_time_or_null(db_int(r, i, 7), db_isnull(r, i, 7)),
+                     "finished_at", json_time_or_null(db_int(r, i, 8), db_isnull(r, i, 8)),
+                     "last_error", json_str_or_null(db_get(r, i, 9)), "unique_key",
+                     json_str_or_null(db_get(r, i, 10)), "payload", payload ? payload : json_null(),
+                     "locked_by", json_str_or_null(db_get(r, i, 12)));
+}
 
 /* ---- list --------------------------------------------------------------------- */
 
 struct list_arg {
     const struct jobs_page_q *q;
-    struct db_res **counts, **rows;
+    struct db_res *counts, *rows;
 };
 
 static int list_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
@@ -28,7 +45,7 @@ static int list_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
     err = db_query(c,
                    "SELECT kind, state, count(*) FROM jobs GROUP BY kind, state "
                    "ORDER BY kind, state",
-                   DB_NOPARAMS, a->counts, ei);
+                   DB_NOPARAMS, &a->counts, ei);
     if (err)
         return err;
     /* COALESCE($2, kind) = kind: no kind filter when $2 is NULL */
@@ -36,30 +53,43 @@ static int list_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
         return db_query(c,
                         "SELECT " JOBS_COLS " FROM jobs WHERE state = $1 AND "
                         "COALESCE($2, kind) = kind ORDER BY id DESC LIMIT $3",
-                        DB_PARAMS(DBT(q->state), DBT(q->kind), DBI(q->limit)), a->rows, ei);
+                        DB_PARAMS(DBT(q->state), DBT(q->kind), DBI(q->limit)), &a->rows, ei);
     sql = q->backwards ? "SELECT " JOBS_COLS " FROM jobs WHERE state = $1 AND COALESCE($2, kind) "
                          "= kind AND id > $4 ORDER BY id ASC LIMIT $3"
                        : "SELECT " JOBS_COLS " FROM jobs WHERE state = $1 AND COALESCE($2, kind) "
                          "= kind AND id < $4 ORDER BY id DESC LIMIT $3";
     return db_query(c, sql, DB_PARAMS(DBT(q->state), DBT(q->kind), DBI(q->limit), DBT(q->after)),
-                    a->rows, ei);
+                    &a->rows, ei);
 }
 
-int jobs_admin_list(struct db *db, const struct jobs_page_q *q, struct db_res **counts,
-                    struct db_res **rows, struct souk_errinfo *ei)
+int jobs_admin_list(struct db *db, const struct jobs_page_q *q, json_t **counts, json_t **rows,
+                    struct souk_errinfo *ei)
 {
-    struct list_arg a = {q, counts, rows};
+    struct list_arg a = {q, NULL, NULL};
+    int err = db_run(db, list_tx, &a, ei);
 
-    *counts = NULL;
-    *rows = NULL;
-    return db_run(db, list_tx, &a, ei);
+    *counts = *rows = NULL;
+    if (!err) {
+        *counts = json_array();
+        *rows = json_array();
+        for (int i = 0; i < db_nrows(a.counts); i++)
+            json_array_append_new(*counts, json_pack("{s:s, s:s, s:I}", "kind",
+                                                     db_get(a.counts, i, 0), "state",
+                                                     db_get(a.counts, i, 1), "count",
+                                                     (json_int_t)db_int(a.counts, i, 2)));
+        for (int i = 0; i < db_nrows(a.rows); i++)
+            json_array_append_new(*rows, job_json(a.rows, i));
+    }
+    db_res_free(a.counts);
+    db_res_free(a.rows);
+    return err;
 }
 
 /* ---- one job ------------------------------------------------------------------ */
 
 struct get_arg {
     const char *id;
-    struct db_res **out;
+    struct db_res *out;
 };
 
 static int get_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
@@ -67,15 +97,21 @@ static int get_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
     struct get_arg *a = arg;
 
     return db_query(c, "SELECT " JOBS_COLS " FROM jobs WHERE id = $1", DB_PARAMS(DBT(a->id)),
-                    a->out, ei);
+                    &a->out, ei);
 }
 
-int jobs_admin_get(struct db *db, const char *id, struct db_res **out, struct souk_errinfo *ei)
+int jobs_admin_get(struct db *db, const char *id, json_t **out, struct souk_errinfo *ei)
 {
-    struct get_arg a = {id, out};
+    struct get_arg a = {id, NULL};
+    int err = db_run(db, get_tx, &a, ei);
 
     *out = NULL;
-    return db_run(db, get_tx, &a, ei);
+    if (!err && db_nrows(a.out) == 0)
+        err = souk_fail(ei, SOUK_NOT_FOUND, "%s", "no such job");
+    if (!err)
+        *out = job_json(a.out, 0);
+    db_res_free(a.out);
+    return err;
 }
 
 /* ---- test-mode enqueue ---------------------------------------------------------- */

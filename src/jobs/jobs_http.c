@@ -19,44 +19,16 @@
 #include "auth/policy.h"
 #include "core/json.h"
 #include "core/uuid.h"
-#include "db/db.h"
 #include "http/http.h"
 #include "jobs/internal.h"
 #include "jobs/jobs.h"
-
-/* A row of JOBS_COLS (jobs/internal.h) as the API's job object. */
-static json_t *job_json(const struct db_res *r, int i)
-{
-    json_t *payload = json_loads(db_get(r, i, 11) ? db_get(r, i, 11) : "{}", 0, NULL);
-
-    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
-                     db_get(r, i, 0), "kind", db_get(r, i, 1), "state", db_get(r, i, 2), "attempt",
-                     (int)db_int(r, i, 3), "max_attempts", (int)db_int(r, i, 4), "run_at",
-                     json_time(db_int(r, i, 5)), "created_at", json_time(db_int(r, i, 6)),
-                     "started_at", json_time_or_null(db_int(r, i, 7), db_isnull(r, i, 7)),
-                     "finished_at", json_time_or_null(db_int(r, i, 8), db_isnull(r, i, 8)),
-                     "last_error", json_str_or_null(db_get(r, i, 9)), "unique_key",
-                     json_str_or_null(db_get(r, i, 10)), "payload", payload ? payload : json_null(),
-                     "locked_by", json_str_or_null(db_get(r, i, 12)));
-}
 
 /* ---- GET /api/admin/jobs/ ------------------------------------------------- */
 
 struct list_q {
     struct jobs_page_q page;
-    struct db_res *counts, *rows;
+    json_t *counts, *rows;
 };
-
-static json_t *counts_json(const struct db_res *r)
-{
-    json_t *out = json_array();
-
-    for (int i = 0; i < db_nrows(r); i++)
-        json_array_append_new(out,
-                              json_pack("{s:s, s:s, s:I}", "kind", db_get(r, i, 0), "state",
-                                        db_get(r, i, 1), "count", (json_int_t)db_int(r, i, 2)));
-    return out;
-}
 
 static int list_parse(struct http_req *req, struct page *pg, struct list_q *q,
                       struct souk_errinfo *ei)
@@ -90,12 +62,12 @@ static int list_parse(struct http_req *req, struct page *pg, struct list_q *q,
 /* Builds the page from q->rows (size + 1 fetched), per pagination.c. */
 static json_t *list_page(struct http_req *req, const struct page *pg, const struct list_q *q)
 {
-    int n = db_nrows(q->rows), more = n > pg->size, shown = more ? pg->size : n;
+    int n = (int)json_array_size(q->rows), more = n > pg->size, shown = more ? pg->size : n;
     json_t *results = json_array(), *next = NULL, *prev = NULL, *env;
 
     for (int k = 0; k < shown; k++) {
         int i = q->page.backwards ? shown - 1 - k : k;
-        json_array_append_new(results, job_json(q->rows, i));
+        json_array_append(results, json_array_get(q->rows, (size_t)i));
     }
     const char *first =
         shown ? json_string_value(json_object_get(json_array_get(results, 0), "id")) : NULL;
@@ -111,7 +83,7 @@ static json_t *list_page(struct http_req *req, const struct page *pg, const stru
     json_decref(next);
     json_decref(prev);
     env = page_envelope(req, results, nc, pc);
-    json_object_set_new(env, "counts", counts_json(q->counts));
+    json_object_set(env, "counts", q->counts);
     return env;
 }
 
@@ -125,14 +97,11 @@ static int jobs_list_get(struct http_req *req)
 
     if ((err = policy_admin(req, &ei)) || (err = list_parse(req, &pg, &q, &ei)))
         return http_problem(req, err, &ei);
-    if ((err = jobs_admin_list(req->db, &q.page, &q.counts, &q.rows, &ei))) {
-        db_res_free(q.counts);
-        db_res_free(q.rows);
+    if ((err = jobs_admin_list(req->db, &q.page, &q.counts, &q.rows, &ei)))
         return http_problem(req, err, &ei);
-    }
     out = list_page(req, &pg, &q);
-    db_res_free(q.counts);
-    db_res_free(q.rows);
+    json_decref(q.counts);
+    json_decref(q.rows);
     return http_json(req, 200, out);
 }
 
@@ -141,18 +110,10 @@ static int jobs_list_get(struct http_req *req)
 static int job_respond(struct http_req *req, const char *id, int status)
 {
     struct souk_errinfo ei = {0};
-    struct db_res *r = NULL;
-    int err = jobs_admin_get(req->db, id, &r, &ei);
+    json_t *j = NULL;
+    int err = jobs_admin_get(req->db, id, &j, &ei);
 
-    if (!err && db_nrows(r) == 0)
-        err = souk_fail(&ei, SOUK_NOT_FOUND, "no such job");
-    if (err) {
-        db_res_free(r);
-        return http_problem(req, err, &ei);
-    }
-    json_t *j = job_json(r, 0);
-    db_res_free(r);
-    return http_json(req, status, j);
+    return err ? http_problem(req, err, &ei) : http_json(req, status, j);
 }
 
 static int job_get(struct http_req *req)

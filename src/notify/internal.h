@@ -10,9 +10,8 @@
 struct db;
 struct db_res;
 
-/* Result sets of the queries below hold these columns in this order:
- * 0 id, 1 type, 2 payload, 3 created_at, 4 read_at. The caller frees every
- * returned result with db_res_free (also on error). */
+/* The queries below read these columns and give the API's objects
+ * {id, type, payload, created_at, read_at} (new references). */
 #define NOTIFY_COLS "id, type, payload, created_at, read_at"
 
 /* One page of user_id's notifications (only unread ones when unread is 1).
@@ -22,15 +21,15 @@ struct notify_page_q {
     const char *user, *after;
     int unread, backwards, limit;
 };
-int notify_list(struct db *db, const struct notify_page_q *q, struct db_res **out,
+int notify_list(struct db *db, const struct notify_page_q *q, json_t **rows,
                 struct souk_errinfo *ei);
 /* Marks user_id's notification id read (kept when already read); returns
- * the row, or no rows when user_id has no such notification. */
-int notify_mark_read(struct db *db, const char *id, const char *user_id, struct db_res **out,
+ * it, or SOUK_NOT_FOUND when user_id has no such notification. */
+int notify_mark_read(struct db *db, const char *id, const char *user_id, json_t **out,
                      struct souk_errinfo *ei);
 /* At most `max` of user_id's notifications after id `after`, oldest first. */
-int notify_replay(struct db *db, const char *user_id, const char *after, int max,
-                  struct db_res **out, struct souk_errinfo *ei);
+int notify_replay(struct db *db, const char *user_id, const char *after, int max, json_t **rows,
+                  struct souk_errinfo *ei);
 
 /* {id, type, payload, created_at, read_at}: new reference. payload_text
  * is the stored JSON text (an unreadable one shows as {}). */

@@ -305,14 +305,27 @@ void notify_shutdown(void)
 
 /* ---- queries for notify_http.c (notify/internal.h) -------------------------- */
 
+/* Rows of NOTIFY_COLS as the API's objects (new reference), and frees r. */
+static json_t *rows_json(struct db_res *r)
+{
+    json_t *out = json_array();
+
+    for (int i = 0; i < db_nrows(r); i++)
+        json_array_append_new(out, notify_json(db_get(r, i, 0), db_get(r, i, 1), db_get(r, i, 2),
+                                               db_int(r, i, 3), db_int(r, i, 4),
+                                               db_isnull(r, i, 4)));
+    db_res_free(r);
+    return out;
+}
+
 struct list_arg {
     const struct notify_page_q *q;
-    struct db_res **out;
+    struct db_res *out;
 };
 
 static int list_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
 {
-    const struct list_arg *a = arg;
+    struct list_arg *a = arg;
     const struct notify_page_q *q = a->q;
     /* $2 = 1 keeps only unread ones */
     static const char *const first =
@@ -326,69 +339,82 @@ static int list_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
         "($2 = 0 OR read_at IS NULL) AND id > $4 ORDER BY id ASC LIMIT $3";
 
     if (!q->after)
-        return db_query(c, first, DB_PARAMS(DBT(q->user), DBI(q->unread), DBI(q->limit)), a->out,
-                        ei);
+        return db_query(c, first, DB_PARAMS(DBT(q->user), DBI(q->unread), DBI(q->limit)),
+                        &a->out, ei);
     return db_query(c, q->backwards ? back : fwd,
-                    DB_PARAMS(DBT(q->user), DBI(q->unread), DBI(q->limit), DBT(q->after)), a->out,
-                    ei);
+                    DB_PARAMS(DBT(q->user), DBI(q->unread), DBI(q->limit), DBT(q->after)),
+                    &a->out, ei);
 }
 
-int notify_list(struct db *db, const struct notify_page_q *q, struct db_res **out,
+int notify_list(struct db *db, const struct notify_page_q *q, json_t **rows,
                 struct souk_errinfo *ei)
 {
-    struct list_arg a = {q, out};
+    struct list_arg a = {q, NULL};
+    int err = db_run(db, list_tx, &a, ei);
 
-    *out = NULL;
-    return db_run(db, list_tx, &a, ei);
+    *rows = err ? NULL : rows_json(a.out);
+    if (err)
+        db_res_free(a.out);
+    return err;
 }
 
 struct read_arg {
     const char *id, *user;
-    struct db_res **out;
+    struct db_res *out;
 };
 
 static int read_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
 {
-    const struct read_arg *a = arg;
+    struct read_arg *a = arg;
 
     return db_query(c,
                     "UPDATE notifications SET read_at = COALESCE(read_at, $3) "
                     "WHERE id = $1 AND user_id = $2 RETURNING " NOTIFY_COLS,
-                    DB_PARAMS(DBT(a->id), DBT(a->user), DBI(clock_now_us())), a->out, ei);
+                    DB_PARAMS(DBT(a->id), DBT(a->user), DBI(clock_now_us())), &a->out, ei);
 }
 
-int notify_mark_read(struct db *db, const char *id, const char *user_id, struct db_res **out,
+int notify_mark_read(struct db *db, const char *id, const char *user_id, json_t **out,
                      struct souk_errinfo *ei)
 {
-    struct read_arg a = {id, user_id, out};
+    struct read_arg a = {id, user_id, NULL};
+    int err = db_tx_run(db, read_tx, &a, ei);
+    json_t *rows = err ? NULL : rows_json(a.out);
 
-    *out = NULL;
-    return db_tx_run(db, read_tx, &a, ei);
+    if (err)
+        db_res_free(a.out);
+    *out = json_incref(json_array_get(rows, 0));
+    json_decref(rows);
+    if (!err && !*out)
+        err = souk_fail(ei, SOUK_NOT_FOUND, "%s", "no such notification");
+    return err;
 }
 
 struct replay_arg {
     const char *user, *after;
     int max;
-    struct db_res **out;
+    struct db_res *out;
 };
 
 static int replay_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
 {
-    const struct replay_arg *a = arg;
+    struct replay_arg *a = arg;
 
     return db_query(c,
                     "SELECT " NOTIFY_COLS " FROM notifications WHERE user_id = $1 AND id > $2 "
                     "ORDER BY id ASC LIMIT $3",
-                    DB_PARAMS(DBT(a->user), DBT(a->after), DBI(a->max)), a->out, ei);
+                    DB_PARAMS(DBT(a->user), DBT(a->after), DBI(a->max)), &a->out, ei);
 }
 
-int notify_replay(struct db *db, const char *user_id, const char *after, int max,
-                  struct db_res **out, struct souk_errinfo *ei)
+int notify_replay(struct db *db, const char *user_id, const char *after, int max, json_t **rows,
+                  struct souk_errinfo *ei)
 {
-    struct replay_arg a = {user_id, after, max, out};
+    struct replay_arg a = {user_id, after, max, NULL};
+    int err = db_run(db, replay_tx, &a, ei);
 
-    *out = NULL;
-    return db_run(db, replay_tx, &a, ei);
+    *rows = err ? NULL : rows_json(a.out);
+    if (err)
+        db_res_free(a.out);
+    return err;
 }
 
 /* ---- the export and the erasure (userdata.h) --------------------------------- */
@@ -406,12 +432,7 @@ static int export_notes(struct db_conn *c, const struct userdata_who *w, json_t 
 
     if (err)
         return err;
-    *out = json_array();
-    for (int i = 0; i < db_nrows(r); i++)
-        json_array_append_new(*out, notify_json(db_get(r, i, 0), db_get(r, i, 1),
-                                                db_get(r, i, 2), db_int(r, i, 3),
-                                                db_int(r, i, 4), db_isnull(r, i, 4)));
-    db_res_free(r);
+    *out = rows_json(r);
     return SOUK_OK;
 }
 

@@ -23,25 +23,17 @@
 #include "auth/policy.h"
 #include "core/arena.h"
 #include "core/uuid.h"
-#include "db/db.h"
 #include "http/http.h"
 #include "notify/internal.h"
 #include "notify/notify.h"
 
 #define NOTIFY_REPLAY_MAX 1000
 
-/* A row of NOTIFY_COLS (notify/internal.h) as the API's object. */
-static json_t *row_json(const struct db_res *r, int i)
-{
-    return notify_json(db_get(r, i, 0), db_get(r, i, 1), db_get(r, i, 2), db_int(r, i, 3),
-                       db_int(r, i, 4), db_isnull(r, i, 4));
-}
-
 /* ---- GET /api/notifications/ ---------------------------------------------- */
 
 struct list_q {
     struct notify_page_q page;
-    struct db_res *rows;
+    json_t *rows;
 };
 
 static int list_parse(struct http_req *req, struct page *pg, struct list_q *q,
@@ -73,16 +65,16 @@ static int list_parse(struct http_req *req, struct page *pg, struct list_q *q,
 
 static json_t *list_page(struct http_req *req, const struct page *pg, const struct list_q *q)
 {
-    int n = db_nrows(q->rows), more = n > pg->size, shown = more ? pg->size : n;
+    int n = (int)json_array_size(q->rows), more = n > pg->size, shown = more ? pg->size : n;
     json_t *results = json_array(), *next = NULL, *prev = NULL;
     const char *first = NULL, *last = NULL;
 
     for (int k = 0; k < shown; k++) {
-        int i = q->page.backwards ? shown - 1 - k : k;
-        json_array_append_new(results, row_json(q->rows, i));
+        json_t *row = json_array_get(q->rows, (size_t)(q->page.backwards ? shown - 1 - k : k));
+        json_array_append(results, row);
         if (k == 0)
-            first = db_get(q->rows, i, 0);
-        last = db_get(q->rows, i, 0);
+            first = json_string_value(json_object_get(row, "id"));
+        last = json_string_value(json_object_get(row, "id"));
     }
     if (last && (q->page.backwards || more))
         next = json_pack("{s:s, s:s}", "id", last, "d", "n");
@@ -104,12 +96,10 @@ static int notifications_get(struct http_req *req)
 
     if ((err = policy_user(req, &ei)) || (err = list_parse(req, &pg, &q, &ei)))
         return http_problem(req, err, &ei);
-    if ((err = notify_list(req->db, &q.page, &q.rows, &ei))) {
-        db_res_free(q.rows);
+    if ((err = notify_list(req->db, &q.page, &q.rows, &ei)))
         return http_problem(req, err, &ei);
-    }
     json_t *out = list_page(req, &pg, &q);
-    db_res_free(q.rows);
+    json_decref(q.rows);
     return http_json(req, 200, out);
 }
 
@@ -118,20 +108,12 @@ static int notifications_get(struct http_req *req)
 static int notification_read_post(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
-    struct db_res *r = NULL;
+    json_t *j = NULL;
     int err = policy_user(req, &ei);
 
     if (!err)
-        err = notify_mark_read(req->db, http_param(req, 0), req->user->id, &r, &ei);
-    if (!err && db_nrows(r) == 0)
-        err = souk_fail(&ei, SOUK_NOT_FOUND, "no such notification");
-    if (err) {
-        db_res_free(r);
-        return http_problem(req, err, &ei);
-    }
-    json_t *j = row_json(r, 0);
-    db_res_free(r);
-    return http_json(req, 200, j);
+        err = notify_mark_read(req->db, http_param(req, 0), req->user->id, &j, &ei);
+    return err ? http_problem(req, err, &ei) : http_json(req, 200, j);
 }
 
 /* ---- GET /api/events/ --------------------------------------------------------- */
@@ -139,15 +121,17 @@ static int notification_read_post(struct http_req *req)
 /* The SSE text of the stored events after `after` (arena), or NULL. */
 static int replay_text(struct http_req *req, const char *after, char **out, struct souk_errinfo *ei)
 {
-    struct db_res *r = NULL;
+    json_t *rows = NULL;
     size_t len = 0;
-    int err = notify_replay(req->db, req->user->id, after, NOTIFY_REPLAY_MAX, &r, ei);
+    int err = notify_replay(req->db, req->user->id, after, NOTIFY_REPLAY_MAX, &rows, ei);
 
     *out = NULL;
-    for (int i = 0; !err && i < db_nrows(r); i++) {
-        json_t *j = row_json(r, i);
+    for (size_t i = 0; !err && i < json_array_size(rows); i++) {
+        json_t *j = json_array_get(rows, i);
         char *data = json_dumps(j, JSON_COMPACT);
-        char *frame = notify_sse_frame(db_get(r, i, 0), db_get(r, i, 1), data ? data : "{}");
+        char *frame = notify_sse_frame(json_string_value(json_object_get(j, "id")),
+                                       json_string_value(json_object_get(j, "type")),
+                                       data ? data : "{}");
         size_t n = strlen(frame);
         char *grown = arena_alloc(req->arena, len + n + 1);
         if (*out)
@@ -157,9 +141,8 @@ static int replay_text(struct http_req *req, const char *after, char **out, stru
         len += n;
         free(frame);
         free(data);
-        json_decref(j);
     }
-    db_res_free(r);
+    json_decref(rows);
     return err;
 }
 

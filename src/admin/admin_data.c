@@ -1,4 +1,4 @@
-/* page_http.c - the read helpers of admin.h for section files: keyset pages,
+/* admin_data.c - the read helpers of admin.h for section files: keyset pages,
  * rows as JSON, formatting.
  *
  * Serves API.md § "Admin console" (lists cursor-paged, searchable,
