@@ -9,9 +9,12 @@
    handler files named *_http.c.
 3. No handler file (*_http.c) reads result rows (db_get, db_int, db_bool, db_isnull): the
    domain function it calls gives structs or JSON.
+4. No handler file runs a transaction (db_run, db_tx_run, a function taking a struct db_conn):
+   domain functions own their transactions.
 
 Known exceptions, still to be removed, are listed in scripts/layers_known.txt, one per line:
-"cycle a b c" (the folders of one cycle, sorted), "http path/to/file.c" or "rows path/to/file.c". A cycle or an include
+"cycle a b c" (the folders of one cycle, sorted), "http path/to/file.c", "rows path/to/file.c"
+or "tx path/to/file.c". A cycle or an include
 that is not listed fails; so does a listed one that no longer exists, so the list only shrinks.
 Exit status 1 on any failure, with one line per problem.
 """
@@ -22,10 +25,11 @@ import sys
 INC = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/([^"]+)"', re.M)
 HTTP_OK = {'http', 'auth', 'sandbox', 'admin'}
 ROWS = re.compile(r'\bdb_(get|int|bool|isnull)\s*\(')
+TX = re.compile(r'\bdb_(tx_)?run\s*\(|^static int \w+\(struct db_conn \*', re.M)
 
 
 def scan(root):
-    edges, http, rows = {}, [], []
+    edges, http, rows, txs = {}, [], [], []
     for d, _, files in os.walk(root):
         rel = os.path.relpath(d, root)
         if rel == '.' or os.sep in rel:
@@ -43,7 +47,9 @@ def scan(root):
                     http.append(os.path.relpath(p, os.path.dirname(root)))
             if f.endswith('_http.c') and ROWS.search(text):
                 rows.append(os.path.relpath(p, os.path.dirname(root)))
-    return edges, sorted(http), sorted(rows)
+            if f.endswith('_http.c') and TX.search(text):
+                txs.append(os.path.relpath(p, os.path.dirname(root)))
+    return edges, sorted(http), sorted(rows), sorted(txs)
 
 
 def cycles(edges):
@@ -87,9 +93,9 @@ def main():
             line = line.split('#', 1)[0].strip()
             if line:
                 known.add(line)
-    edges, http, rows = scan(root)
+    edges, http, rows, txs = scan(root)
     found = {'cycle ' + c for c in cycles(edges)} | {'http ' + p for p in http} \
-        | {'rows ' + p for p in rows}
+        | {'rows ' + p for p in rows} | {'tx ' + p for p in txs}
     bad = 0
     for item in sorted(found - known):
         kind, what = item.split(' ', 1)
@@ -98,6 +104,8 @@ def main():
             detail = '; '.join(f'{a} -> {", ".join(sorted(edges[a] & set(names)))}'
                                for a in names)
             print(f'check_layers: folder include cycle: {what} ({detail})')
+        elif kind == 'tx':
+            print(f'check_layers: {what} runs a transaction: a domain function should own it')
         elif kind == 'rows':
             print(f'check_layers: {what} reads result rows (db_get...): a domain function '
                   'should give structs or JSON')

@@ -432,8 +432,8 @@ static int refresh_consume(struct db_conn *c, const char *id, int *won, struct s
     return err;
 }
 
-int auth_refresh_tx(struct db_conn *c, const char *refresh, struct auth_tokens *out,
-                    enum auth_refresh_outcome *outcome, struct souk_errinfo *ei)
+static int refresh_in_tx(struct db_conn *c, const char *refresh, struct auth_tokens *out,
+                         enum auth_refresh_outcome *outcome, struct souk_errinfo *ei)
 {
     struct refresh_row row;
     struct user u;
@@ -462,8 +462,8 @@ int auth_refresh_tx(struct db_conn *c, const char *refresh, struct auth_tokens *
     return SOUK_OK;
 }
 
-int auth_logout_tx(struct db_conn *c, const struct auth_user *u, const char *refresh,
-                   struct souk_errinfo *ei)
+static int logout_in_tx(struct db_conn *c, const struct auth_user *u, const char *refresh,
+                        struct souk_errinfo *ei)
 {
     struct revocation rv = {.kind = "jti"};
     struct refresh_row row;
@@ -476,6 +476,44 @@ int auth_logout_tx(struct db_conn *c, const struct auth_user *u, const char *ref
     snprintf(rv.subject, sizeof rv.subject, "%s", u->jti);
     rv.expires_us = (u->token_exp + AUTH_LEEWAY_SECONDS + 1) * 1000000;
     return revocation_insert(c, &rv, ei);
+}
+
+struct refresh_args {
+    const char *refresh;
+    struct auth_tokens *out;
+    enum auth_refresh_outcome *outcome;
+};
+
+static int refresh_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    struct refresh_args *a = arg;
+    return refresh_in_tx(c, a->refresh, a->out, a->outcome, ei);
+}
+
+int auth_refresh(struct db *db, const char *refresh, struct auth_tokens *out,
+                 enum auth_refresh_outcome *outcome, struct souk_errinfo *ei)
+{
+    struct refresh_args a = {refresh, out, outcome};
+    *outcome = AUTH_REFRESH_UNKNOWN;
+    return db_tx_run(db, refresh_tx, &a, ei);
+}
+
+struct logout_args {
+    const struct auth_user *u;
+    const char *refresh;
+};
+
+static int logout_tx(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    struct logout_args *a = arg;
+    return logout_in_tx(c, a->u, a->refresh, ei);
+}
+
+int auth_logout(struct db *db, const struct auth_user *u, const char *refresh,
+                struct souk_errinfo *ei)
+{
+    struct logout_args a = {u, refresh};
+    return db_tx_run(db, logout_tx, &a, ei);
 }
 
 int auth_revoke_user_tx(struct db_conn *c, const char *user_id, struct souk_errinfo *ei)

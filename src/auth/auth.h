@@ -62,25 +62,24 @@ struct auth_tokens {
 int auth_issue_tx(struct db_conn *c, const char *user_id, int role, struct auth_tokens *out,
                   struct souk_errinfo *ei);
 
-/* Inside a transaction: rotates a refresh token. *outcome tells what
+/* Rotates a refresh token, in one transaction. *outcome tells what
  * happened: AUTH_REFRESH_OK (out is filled), or one of the refusals; on
- * AUTH_REFRESH_REUSED the family has been revoked by this transaction, which
- * must therefore commit (the function returns 0 in every refusal case so
- * that it does). */
+ * AUTH_REFRESH_REUSED the family has been revoked (the transaction commits:
+ * the function returns 0 in every refusal case). */
 enum auth_refresh_outcome {
     AUTH_REFRESH_OK = 0,
     AUTH_REFRESH_UNKNOWN,  /* no such token, or expired */
     AUTH_REFRESH_REUSED,   /* used or revoked before: family revoked now */
     AUTH_REFRESH_INACTIVE  /* the user is gone or deactivated */
 };
-int auth_refresh_tx(struct db_conn *c, const char *refresh, struct auth_tokens *out,
-                    enum auth_refresh_outcome *outcome, struct souk_errinfo *ei);
+int auth_refresh(struct db *db, const char *refresh, struct auth_tokens *out,
+                 enum auth_refresh_outcome *outcome, struct souk_errinfo *ei);
 
-/* Inside a transaction: logs the caller out: revokes the family of
+/* Logs the caller out, in one transaction: revokes the family of
  * `refresh` when it belongs to the caller (anything else is ignored) and
  * denies the caller's current access token until it expires. */
-int auth_logout_tx(struct db_conn *c, const struct auth_user *u, const char *refresh,
-                   struct souk_errinfo *ei);
+int auth_logout(struct db *db, const struct auth_user *u, const char *refresh,
+                struct souk_errinfo *ei);
 
 /* Inside a transaction: every access token of the user issued until now
  * stops working (deactivation, role change) and every refresh family is

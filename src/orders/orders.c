@@ -530,16 +530,32 @@ static int is_paid_state(const char *s)
     return !strcmp(s, "paid") || !strcmp(s, "processing") || !strcmp(s, "completed");
 }
 
+/* 1 when the order's move to refunded was the provider's (charge.refunded). */
+static int moved_by_provider(struct db_conn *tx, const struct order *o, int *yes,
+                             struct souk_errinfo *ei)
+{
+    struct db_res *r = NULL;
+    int err = db_query(tx,
+                       "SELECT actor FROM order_history WHERE order_id = $1 AND to_status = "
+                       "'refunded' AND from_status <> 'refunded' ORDER BY created_at DESC LIMIT 1",
+                       DB_PARAMS(DBT(o->id)), &r, ei);
+
+    *yes = !err && db_nrows(r) == 1 && !strcmp(db_get(r, 0, 0), "provider");
+    db_res_free(r);
+    return err;
+}
+
 static int refunded_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
 {
     struct act_args *c = arg;
-    int moved = 0, err = orders_load_tx(tx, c->id, c->a, c->o, ei);
+    int by_provider = 0, moved = 0, err = orders_load_tx(tx, c->id, c->a, c->o, ei);
 
     if (!err)
         err = orders_refunded_tx(tx, c->o, c->who, "refunded", &moved, ei);
     if (!err && !moved && strcmp(c->o->status, "refunded") != 0)
         err = invalid_state(ei, c->o, "refunded");
-    else if (!err && !moved) {
+    else if (!err && !moved && (err = moved_by_provider(tx, c->o, &by_provider, ei)) == 0 &&
+             by_provider) {
         /* The provider's charge.refunded applied this very refund first (its
          * entry names the provider): who asked for it is recorded too. */
         err = orders_note_tx(tx, c->o, c->who, "refund_requested", ei);

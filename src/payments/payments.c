@@ -637,6 +637,39 @@ int payments_checkout_start(struct db *db, const struct checkout_spec *s,
     return err ? err : payments_checkout_open(db, out, ei);
 }
 
+struct for_args {
+    const struct payment_purpose *purpose;
+    const char *user_id, *object_id;
+    const json_t *body;
+    struct arena *a;
+    struct checkout_session *cs;
+};
+
+static int for_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
+{
+    struct for_args *x = arg;
+    struct checkout_spec spec = {0};
+    int err = x->purpose->prepare(tx, x->a, x->user_id, x->object_id, x->body, &spec, ei);
+
+    if (err)
+        return err;
+    spec.purpose = x->purpose->name;
+    if (!spec.object_id) /* prepare may name the object it charges for */
+        spec.object_id = x->object_id;
+    spec.user_id = x->user_id;
+    return payments_checkout_create(tx, &spec, x->cs, ei);
+}
+
+int payments_checkout_for(struct db *db, const struct payment_purpose *purpose,
+                          const char *user_id, const char *object_id, const json_t *body,
+                          struct arena *a, struct checkout_session *out,
+                          struct souk_errinfo *ei)
+{
+    struct for_args x = {purpose, user_id, object_id, body, a, out};
+    int err = db_tx_run(db, for_tx, &x, ei);
+    return err ? err : payments_checkout_open(db, out, ei);
+}
+
 int payments_outcome_unknown(const struct souk_errinfo *ei)
 {
     const char *o = ei ? json_string_value(json_object_get(ei->extra, "provider_outcome")) : NULL;

@@ -179,6 +179,13 @@ int payments_checkout_create(struct db_conn *tx, const struct checkout_spec *s,
 int payments_checkout_open(struct db *db, struct checkout_session *cs, struct souk_errinfo *ei);
 int payments_checkout_start(struct db *db, const struct checkout_spec *s,
                             struct checkout_session *out, struct souk_errinfo *ei);
+/* POST /api/payments/checkout/: the purpose's prepare for (user_id,
+ * object_id, the request's body), the intent, and its session opened at the
+ * provider. Strings of the spec live in `a`. */
+int payments_checkout_for(struct db *db, const struct payment_purpose *purpose,
+                          const char *user_id, const char *object_id, const json_t *body,
+                          struct arena *a, struct checkout_session *out,
+                          struct souk_errinfo *ei);
 /* Whether a failed provider call may still have taken effect there: it timed
  * out or lost its connection after the request was sent. The problem body
  * then says "provider_outcome": "unknown"; the caller keeps what it holds.

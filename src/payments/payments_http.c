@@ -26,26 +26,10 @@
 
 struct checkout_args {
     const struct payment_purpose *purpose;
-    struct http_req *req;
     const char *object_id;
     const json_t *body;
     struct checkout_session cs;
 };
-
-static int checkout_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
-{
-    struct checkout_args *a = arg;
-    struct checkout_spec spec = {0};
-    int err = a->purpose->prepare(tx, a->req->arena, a->req->user->id, a->object_id, a->body, &spec,
-                                  ei);
-    if (err)
-        return err;
-    spec.purpose = a->purpose->name;
-    if (!spec.object_id) /* prepare may name the object it charges for */
-        spec.object_id = a->object_id;
-    spec.user_id = a->req->user->id;
-    return payments_checkout_create(tx, &spec, &a->cs, ei);
-}
 
 static int checkout_parse(struct http_req *req, struct checkout_args *a, struct souk_errinfo *ei)
 {
@@ -66,7 +50,6 @@ static int checkout_parse(struct http_req *req, struct checkout_args *a, struct 
         return souk_fail(ei, SOUK_INVALID, "unknown payment purpose");
     }
     a->body = body;
-    a->req = req;
     return 0;
 }
 
@@ -78,9 +61,8 @@ static int checkout_post(struct http_req *req)
 
     if ((err = policy_user(req, &ei)) || (err = checkout_parse(req, &a, &ei)))
         return http_problem(req, err, &ei);
-    if ((err = db_tx_run(req->db, checkout_tx, &a, &ei)))
-        return http_problem(req, err, &ei);
-    if ((err = payments_checkout_open(req->db, &a.cs, &ei)))
+    if ((err = payments_checkout_for(req->db, a.purpose, req->user->id, a.object_id, a.body,
+                                     req->arena, &a.cs, &ei)))
         return http_problem(req, err, &ei);
     return http_json(req, 201,
                      json_pack("{s:s, s:s, s:s, s:o, s:o, s:s}", "id", a.cs.session_id,

@@ -126,6 +126,15 @@ int recipes_get(struct db_conn *c, const char *id, struct arena *a, struct recip
 int recipes_update(struct db_conn *tx, const char *id, const struct recipe_in *in, struct arena *a,
                    struct recipe *out, struct souk_errinfo *ei);
 int recipes_delete(struct db_conn *tx, const char *id, struct souk_errinfo *ei);
+/* actions.c: the same, each in a transaction of its own (the handlers'). */
+struct db;
+int recipes_read(struct db *db, const char *id, struct arena *a, struct recipe *out,
+                 struct souk_errinfo *ei);
+int recipes_add(struct db *db, const char *chef_id, const struct recipe_in *in, struct arena *a,
+                struct recipe *out, struct souk_errinfo *ei);
+int recipes_edit(struct db *db, const char *id, const struct recipe_in *in, struct arena *a,
+                 struct recipe *out, struct souk_errinfo *ei);
+int recipes_remove(struct db *db, const char *id, struct souk_errinfo *ei);
 /* Up to `limit` rows in fetch order (reversed for a backwards cursor).
  * With f->q, rows match q over title, summary and ingredients, and
  * public_match says whether they match over title and summary alone. */
@@ -200,6 +209,10 @@ int recipes_access_prefetch(struct recipe_access_ctx *ctx, const struct recipe *
                             struct souk_errinfo *ei);
 int recipes_access_check(struct recipe_access_ctx *ctx, const struct recipe *r,
                          enum recipe_access *out, struct souk_errinfo *ei);
+/* actions.c: recipe id with what `viewer` may see of it, in one read. */
+int recipes_open(struct db *db, const char *id, const struct recipe_viewer *viewer,
+                 struct arena *a, struct recipe *out, enum recipe_access *acc,
+                 struct souk_errinfo *ei);
 /* The recipe as `access` allows (new reference): locked fields null. */
 json_t *recipes_to_json(const struct recipe *r, enum recipe_access access);
 /* For notifications and e-mails: the recipe as `user_id` may see it. */

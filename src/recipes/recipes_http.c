@@ -88,25 +88,6 @@ static struct recipe_viewer viewer_of(const struct http_req *req)
                                   req->user ? req->user->role : 0};
 }
 
-struct detail_args {
-    struct http_req *req;
-    struct recipe r;
-    enum recipe_access acc;
-};
-
-static int detail_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
-{
-    struct detail_args *d = arg;
-    struct recipe_viewer v = viewer_of(d->req);
-    struct recipe_access_ctx ctx;
-    int err = recipes_get(c, http_param(d->req, 0), d->req->arena, &d->r, ei);
-
-    if (err)
-        return err;
-    recipes_access_begin(&ctx, c, &v);
-    return recipes_access_check(&ctx, &d->r, &d->acc, ei);
-}
-
 /* 403 subscription_required with the chef's plans and the teaser. */
 static int paywall(struct http_req *req, const struct recipe *r, struct souk_errinfo *ei)
 {
@@ -133,19 +114,22 @@ static int paywall(struct http_req *req, const struct recipe *r, struct souk_err
 static int recipe_get(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
-    struct detail_args d = {.req = req};
+    struct recipe_viewer v = viewer_of(req);
+    enum recipe_access acc;
+    struct recipe r;
     int err;
 
-    if ((err = policy_anyone(req, &ei)) || (err = db_run(req->db, detail_fn, &d, &ei)))
+    if ((err = policy_anyone(req, &ei)) ||
+        (err = recipes_open(req->db, http_param(req, 0), &v, req->arena, &r, &acc, &ei)))
         return http_problem(req, err, &ei);
-    if (d.acc == RECIPE_LOCKED)
-        return http_problem(req, paywall(req, &d.r, &ei), &ei);
-    if (d.acc == RECIPE_EXCLUSIVE)
+    if (acc == RECIPE_LOCKED)
+        return http_problem(req, paywall(req, &r, &ei), &ei);
+    if (acc == RECIPE_EXCLUSIVE)
         return http_problem(req,
                             souk_fail_code(&ei, SOUK_FORBIDDEN, "exclusive_content",
                                            "This recipe is exclusive to its auction's winner."),
                             &ei);
-    return http_json(req, 200, recipes_to_json(&d.r, d.acc));
+    return http_json(req, 200, recipes_to_json(&r, acc));
 }
 
 /* POST /api/recipes/ */
@@ -156,12 +140,6 @@ struct write_args {
     struct arena *a;
     struct recipe out;
 };
-
-static int create_fn(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
-{
-    struct write_args *w = arg;
-    return recipes_create(tx, w->chef_id, &w->in, w->a, &w->out, ei);
-}
 
 static int recipe_post(struct http_req *req)
 {
@@ -178,27 +156,10 @@ static int recipe_post(struct http_req *req)
             req, souk_fail(&ei, SOUK_FORBIDDEN, "Create your vendor profile first."), &ei);
     }
     w.chef_id = p.id;
-    if ((err = recipe_parse(req, 1, &w.in, &ei)) || (err = db_tx_run(req->db, create_fn, &w, &ei)))
+    if ((err = recipe_parse(req, 1, &w.in, &ei)) ||
+        (err = recipes_add(req->db, w.chef_id, &w.in, w.a, &w.out, &ei)))
         return http_problem(req, err, &ei);
     return http_json(req, 201, recipes_to_json(&w.out, RECIPE_OPEN));
-}
-
-static int load_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
-{
-    struct write_args *w = arg;
-    return recipes_get(c, w->id, w->a, &w->out, ei);
-}
-
-static int update_fn(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
-{
-    struct write_args *w = arg;
-    return recipes_update(tx, w->id, &w->in, w->a, &w->out, ei);
-}
-
-static int delete_fn(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
-{
-    struct write_args *w = arg;
-    return recipes_delete(tx, w->id, ei);
 }
 
 /* Loads the recipe and checks the caller is its owner or an ADMIN. */
@@ -208,7 +169,7 @@ static int owner_gate(struct http_req *req, struct write_args *w, struct souk_er
 
     w->id = http_param(req, 0);
     w->a = req->arena;
-    if ((err = policy_user(req, ei)) || (err = db_run(req->db, load_fn, w, ei)))
+    if ((err = policy_user(req, ei)) || (err = recipes_read(req->db, w->id, w->a, &w->out, ei)))
         return err;
     return policy_owner_or_admin(req, w->out.chef_user_id, ei);
 }
@@ -220,7 +181,7 @@ static int recipe_write(struct http_req *req, int full)
     int err;
 
     if ((err = owner_gate(req, &w, &ei)) || (err = recipe_parse(req, full, &w.in, &ei)) ||
-        (err = db_tx_run(req->db, update_fn, &w, &ei)))
+        (err = recipes_edit(req->db, w.id, &w.in, w.a, &w.out, &ei)))
         return http_problem(req, err, &ei);
     return http_json(req, 200, recipes_to_json(&w.out, RECIPE_OPEN));
 }
@@ -241,7 +202,7 @@ static int recipe_delete(struct http_req *req)
     struct write_args w = {0};
     int err;
 
-    if ((err = owner_gate(req, &w, &ei)) || (err = db_tx_run(req->db, delete_fn, &w, &ei)))
+    if ((err = owner_gate(req, &w, &ei)) || (err = recipes_remove(req->db, w.id, &ei)))
         return http_problem(req, err, &ei);
     return http_no_content(req);
 }

@@ -82,6 +82,22 @@ struct subs_list {
 };
 int subs_list_rows(struct db_conn *c, void *arg, struct souk_errinfo *ei);
 
+/* ---- actions.c: what the handlers call, each owning its transaction ------- */
+struct db;
+int subs_list_mine(struct db *db, struct subs_list *la, struct souk_errinfo *ei);
+/* The user's subscription id (another's, or none: SOUK_NOT_FOUND). */
+int subs_get_mine(struct db *db, const char *id, const char *user_id, struct arena *a,
+                  struct subscription *out, struct souk_errinfo *ei);
+int subs_change_plan(struct db *db, struct subs_action *in, struct souk_errinfo *ei);
+int subs_cancel(struct db *db, struct subs_action *in, struct souk_errinfo *ei);
+int subs_resume(struct db *db, struct subs_action *in, struct souk_errinfo *ei);
+/* The incomplete subscription and, when it has one, its checkout opened at
+ * the provider (in->cs; in->out.checkout_url). */
+int subs_subscribe_open(struct db *db, struct subs_subscribe *in, struct souk_errinfo *ei);
+/* The chef's subscriber count and, with_list, the newest 100 (*out). */
+int subs_subscribers(struct db *db, const char *chef_id, int with_list, int64_t *count,
+                     json_t **out, struct souk_errinfo *ei);
+
 /* ---- purpose.c: the "subscription" payment purpose ------------------------- */
 /* Records the checkout intent of an incomplete subscription. */
 int subs_checkout_spec_tx(struct db_conn *tx, const struct subscription *s, struct arena *a,

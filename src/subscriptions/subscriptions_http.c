@@ -1,5 +1,5 @@
 /* subscriptions_http.c - /api/subscriptions/... (API.md § Subscriptions):
- * parse -> authorize (policy) -> the domain in a transaction -> respond.
+ * parse -> authorize (policy) -> the domain (actions.c) -> respond.
  *
  * Another user's subscription answers 404, as if it did not exist.
  */
@@ -9,7 +9,6 @@
 #include "auth/policy.h"
 #include "core/arena.h"
 #include "core/clock.h"
-#include "core/config.h"
 #include "core/json.h"
 #include "db/db.h"
 #include "http/http.h"
@@ -56,7 +55,7 @@ static int subs_list(struct http_req *req)
     la.user_id = req->user->id;
     la.ks = &ks;
     la.a = req->arena;
-    if ((err = db_run(req->db, subs_list_rows, &la, &ei)))
+    if ((err = subs_list_mine(req->db, &la, &ei)))
         return http_problem(req, err, &ei);
     results = json_array();
     keys = arena_calloc(req->arena, (size_t)la.n + 1, sizeof *keys);
@@ -83,7 +82,7 @@ static int subs_chefs(struct http_req *req)
     la.user_id = req->user->id;
     la.ks = &ks;
     la.a = req->arena;
-    if ((err = db_run(req->db, subs_list_rows, &la, &ei)))
+    if ((err = subs_list_mine(req->db, &la, &ei)))
         return http_problem(req, err, &ei);
     results = json_array();
     for (int i = 0; i < la.n; i++) {
@@ -103,43 +102,30 @@ static int subs_chefs(struct http_req *req)
 
 /* ---- one subscription ----------------------------------------------------------------- */
 
-struct get_args {
-    const char *id;
-    struct arena *a;
-    struct subscription s;
-};
-
-static int get_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
-{
-    struct get_args *g = arg;
-
-    return subs_load(c, g->id, 0, g->a, &g->s, ei);
-}
-
 /* GET /api/subscriptions/{id}/ */
 static int subs_get(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
-    struct get_args g = {.id = http_param(req, 0), .a = req->arena};
+    struct subscription s;
     int err;
 
-    if ((err = policy_user(req, &ei)) || (err = db_run(req->db, get_fn, &g, &ei)))
+    if ((err = policy_user(req, &ei)) ||
+        (err = subs_get_mine(req->db, http_param(req, 0), req->user->id, req->arena, &s, &ei)))
         return http_problem(req, err, &ei);
-    if (strcmp(g.s.user_id, req->user->id))
-        return http_problem(req, souk_fail(&ei, SOUK_NOT_FOUND, "No such subscription."), &ei);
-    return http_json(req, 200, subscriptions_to_json(&g.s));
+    return http_json(req, 200, subscriptions_to_json(&s));
 }
 
 /* Runs an owner action and answers the subscription. */
-static int action(struct http_req *req, db_tx_fn fn, struct subs_action *in,
-                  struct souk_errinfo *ei)
+static int action(struct http_req *req,
+                  int (*fn)(struct db *, struct subs_action *, struct souk_errinfo *),
+                  struct subs_action *in, struct souk_errinfo *ei)
 {
     int err;
 
     in->user_id = req->user->id;
     in->id = http_param(req, 0);
     in->arena = req->arena;
-    if ((err = db_tx_run(req->db, fn, in, ei)))
+    if ((err = fn(req->db, in, ei)))
         return http_problem(req, err, ei);
     return http_json(req, 200, subscriptions_to_json(&in->out));
 }
@@ -161,11 +147,11 @@ static int subs_patch(struct http_req *req)
     if ((err = jv_done(&v)))
         return http_problem(req, err, &ei);
     in.plan_id = plan;
-    return action(req, subs_change_plan_tx, &in, &ei);
+    return action(req, subs_change_plan, &in, &ei);
 }
 
 /* POST /api/subscriptions/{id}/cancel/ {immediately} */
-static int subs_cancel(struct http_req *req)
+static int cancel_post(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
     struct subs_action in = {0};
@@ -179,11 +165,11 @@ static int subs_cancel(struct http_req *req)
     in.immediately = jv_bool(&v, "immediately", JV_OPTIONAL, 0);
     if ((err = jv_done(&v)))
         return http_problem(req, err, &ei);
-    return action(req, subs_cancel_tx, &in, &ei);
+    return action(req, subs_cancel, &in, &ei);
 }
 
 /* POST /api/subscriptions/{id}/resume/ */
-static int subs_resume(struct http_req *req)
+static int resume_post(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
     struct subs_action in = {0};
@@ -191,7 +177,7 @@ static int subs_resume(struct http_req *req)
 
     if ((err = policy_user(req, &ei)))
         return http_problem(req, err, &ei);
-    return action(req, subs_resume_tx, &in, &ei);
+    return action(req, subs_resume, &in, &ei);
 }
 
 /* POST /api/subscriptions/subscribe/ {chef_id, plan_id} */
@@ -213,35 +199,12 @@ static int subs_subscribe(struct http_req *req)
         return http_problem(req, err, &ei);
     in = (struct subs_subscribe){
         .user_id = req->user->id, .chef_id = chef, .plan_id = plan, .arena = req->arena};
-    if ((err = db_tx_run(req->db, subs_subscribe_tx, &in, &ei)))
+    if ((err = subs_subscribe_open(req->db, &in, &ei)))
         return http_problem(req, err, &ei);
-    if (in.have_checkout) {
-        if ((err = payments_checkout_open(req->db, &in.cs, &ei)) ||
-            (err = db_run(req->db, subs_set_checkout_url, &in, &ei)))
-            return http_problem(req, err, &ei);
-        in.out.checkout_url = in.cs.url;
-    }
     out = subscriptions_to_json(&in.out);
     if (in.have_checkout)
         json_object_set_new(out, "checkout_expires_at", json_time(in.cs.expires_at));
     return http_json(req, 201, out);
-}
-
-struct subscribers_args {
-    const char *chef_id;
-    int with_list;
-    int64_t count;
-    json_t *out;
-};
-
-static int subscribers_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
-{
-    struct subscribers_args *s = arg;
-    int err = subscriptions_count_for_chef(c, s->chef_id, &s->count, ei);
-
-    if (!err && s->with_list) /* the newest 100 subscribers */
-        err = subscriptions_list_subscribers(c, s->chef_id, 100, &s->out, ei);
-    return err;
 }
 
 /* GET /api/chefs/{id}/subscribers/: the count; the subscribers too for the
@@ -250,20 +213,19 @@ static int chef_subscribers(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
     struct vendor_profile p;
-    struct subscribers_args sa = {0};
-    json_t *out;
+    int64_t count = 0;
+    json_t *list = NULL, *out;
     int err;
 
     if ((err = policy_anyone(req, &ei)) ||
         (err = vendors_get(req->db, http_param(req, 0), req->arena, &p, &ei)))
         return http_problem(req, err, &ei);
-    sa.chef_id = p.id;
-    sa.with_list = policy_sees_private(req, p.user_id);
-    if ((err = db_run(req->db, subscribers_fn, &sa, &ei)))
+    if ((err = subs_subscribers(req->db, p.id, policy_sees_private(req, p.user_id), &count,
+                                &list, &ei)))
         return http_problem(req, err, &ei);
-    out = json_pack("{s:I}", "subscriber_count", (json_int_t)sa.count);
-    if (sa.out)
-        json_object_set_new(out, "results", sa.out);
+    out = json_pack("{s:I}", "subscriber_count", (json_int_t)count);
+    if (list)
+        json_object_set_new(out, "results", list);
     return http_json(req, 200, out);
 }
 
@@ -281,40 +243,8 @@ void subscriptions_http_register(struct router *r)
                "One of the caller's subscriptions");
     http_route(r, "PATCH", "/api/subscriptions/{id}/", subs_patch, 0,
                "Change tier (upgrade now, downgrade at renewal)");
-    http_route(r, "POST", "/api/subscriptions/{id}/cancel/", subs_cancel, 0,
+    http_route(r, "POST", "/api/subscriptions/{id}/cancel/", cancel_post, 0,
                "Cancel at period end, or immediately");
-    http_route(r, "POST", "/api/subscriptions/{id}/resume/", subs_resume, 0,
+    http_route(r, "POST", "/api/subscriptions/{id}/resume/", resume_post, 0,
                "Undo a pending cancel");
-}
-
-/* subscriber_count and is_subscribed of vendor statistics (vendors.h). */
-static int fill_stats(struct db_conn *c, const char *const *ids, int n, const char *viewer,
-                      struct vendor_stats *out, struct souk_errinfo *ei)
-{
-    int64_t subs[SUBSCRIPTIONS_COUNT_BATCH_MAX];
-    int err = subscriptions_count_for_chefs(c, ids, n, subs, ei);
-
-    for (int i = 0; !err && i < n; i++) {
-        out[i].subscriber_count = subs[i];
-        if (viewer)
-            err = subscriptions_is_subscribed(c, viewer, ids[i], &out[i].is_subscribed, ei);
-    }
-    return err;
-}
-
-static const struct vendor_stats_source subs_stats_source = {fill_stats};
-
-int subscriptions_init(struct db *db, struct souk_errinfo *ei)
-{
-    (void)db;
-    subs_purpose_register();
-    subs_jobs_register();
-    subs_userdata_register();
-    vendors_register_stats(&subs_stats_source);
-    return subs_cache_start(souk_cfg ? souk_cfg->redis_url : NULL, ei);
-}
-
-void subscriptions_shutdown(void)
-{
-    subs_cache_stop();
 }

@@ -114,6 +114,23 @@ int users_get(struct db_conn *c, const char *id, struct user *out, struct souk_e
     return err;
 }
 
+struct get_one_args {
+    const char *id;
+    struct user *out;
+};
+
+static int get_one_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    struct get_one_args *a = arg;
+    return users_get(c, a->id, a->out, ei);
+}
+
+int users_get_one(struct db *db, const char *id, struct user *out, struct souk_errinfo *ei)
+{
+    struct get_one_args a = {id, out};
+    return db_run(db, get_one_fn, &a, ei);
+}
+
 /* ---- creating ---------------------------------------------------------------------- */
 
 int users_insert_tx(struct db_conn *c, const struct user_new *in, const char *email,

@@ -80,6 +80,8 @@ int users_authenticate(struct db *db, const char *client_ip, const char *email,
                        struct souk_errinfo *ei);
 
 int users_get(struct db_conn *c, const char *id, struct user *out, struct souk_errinfo *ei);
+/* The same in a read of its own. */
+int users_get_one(struct db *db, const char *id, struct user *out, struct souk_errinfo *ei);
 /* Sets first/last name (NULL: unchanged). */
 int users_update_names(struct db *db, const char *id, const char *first_name,
                        const char *last_name, struct user *out, struct souk_errinfo *ei);

@@ -79,19 +79,6 @@ static int login_post(struct http_req *req)
     return http_json(req, 200, out);
 }
 
-struct refresh_args {
-    const char *refresh;
-    struct auth_tokens *t;
-    enum auth_refresh_outcome outcome;
-};
-
-static int refresh_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
-{
-    struct refresh_args *a = arg;
-
-    return auth_refresh_tx(c, a->refresh, a->t, &a->outcome, ei);
-}
-
 /* Reads the required {"refresh": "..."} of a body. */
 static int refresh_parse(struct http_req *req, const char **out, struct souk_errinfo *ei)
 {
@@ -110,59 +97,32 @@ static int refresh_parse(struct http_req *req, const char **out, struct souk_err
 static int refresh_post(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
-    struct refresh_args a = {0};
+    enum auth_refresh_outcome outcome;
     struct auth_tokens t;
+    const char *refresh;
     int err;
 
-    a.t = &t;
-    if ((err = policy_anyone(req, &ei)) || (err = refresh_parse(req, &a.refresh, &ei)))
+    if ((err = policy_anyone(req, &ei)) || (err = refresh_parse(req, &refresh, &ei)) ||
+        (err = auth_refresh(req->db, refresh, &t, &outcome, &ei)))
         return http_problem(req, err, &ei);
-    if ((err = db_tx_run(req->db, refresh_fn, &a, &ei)))
-        return http_problem(req, err, &ei);
-    if (a.outcome != AUTH_REFRESH_OK)
+    if (outcome != AUTH_REFRESH_OK)
         return http_problem(req, souk_fail(&ei, SOUK_TOKEN_INVALID,
                                            "The refresh token is invalid, used or revoked."),
                             &ei);
     return http_json(req, 200, tokens_json(&t));
 }
 
-struct logout_args {
-    const struct auth_user *u;
-    const char *refresh;
-};
-
-static int logout_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
-{
-    struct logout_args *a = arg;
-
-    return auth_logout_tx(c, a->u, a->refresh, ei);
-}
-
 /* POST /api/users/logout/ */
 static int logout_post(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
-    struct logout_args a = {0};
+    const char *refresh;
     int err;
 
-    if ((err = policy_user(req, &ei)) || (err = refresh_parse(req, &a.refresh, &ei)))
-        return http_problem(req, err, &ei);
-    a.u = req->user;
-    if ((err = db_tx_run(req->db, logout_fn, &a, &ei)))
+    if ((err = policy_user(req, &ei)) || (err = refresh_parse(req, &refresh, &ei)) ||
+        (err = auth_logout(req->db, req->user, refresh, &ei)))
         return http_problem(req, err, &ei);
     return http_no_content(req);
-}
-
-struct get_args {
-    const char *id;
-    struct user *u;
-};
-
-static int get_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
-{
-    struct get_args *a = arg;
-
-    return users_get(c, a->id, a->u, ei);
 }
 
 /* A valid token of a user that no longer exists is a token_invalid. */
@@ -182,7 +142,7 @@ static int profile_get(struct http_req *req)
 
     if ((err = policy_user(req, &ei)))
         return http_problem(req, err, &ei);
-    if ((err = db_run(req->db, get_fn, &(struct get_args){req->user->id, &u}, &ei)))
+    if ((err = users_get_one(req->db, req->user->id, &u, &ei)))
         return http_problem(req, gone_user(err, &ei), &ei);
     return http_json(req, 200, users_to_json(&u, 0));
 }
