@@ -142,8 +142,11 @@ def wait_for(fn, timeout=30.0, interval=0.05, what="condition"):
 
 
 def mail_files(server):
+    """The mails written so far: a mail is written to a .tmp name and renamed when complete, so
+    the .tmp ones are not mails yet (and may be gone by the time they would be read)."""
     d = os.path.join(server.data_dir, "mail")
-    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+    names = os.listdir(d) if os.path.isdir(d) else []
+    return sorted(n for n in names if not n.endswith(".tmp"))
 
 
 def mails_to(server, email):
