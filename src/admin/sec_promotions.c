@@ -9,6 +9,7 @@
  * /api/admin/promotions/products/{product}/ (same rules, same audit entry
  * promotion.product_update); existing promotions keep their price.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,7 +108,7 @@ static int product_save(struct admin_ctx *ax, struct souk_errinfo *ei)
         souk_errinfo_field(ei, "price", "A price such as 9.99.");
         return souk_fail(ei, SOUK_INVALID, "%s", "Price: use an amount such as 9.99.");
     }
-    if (!*days || *end || n < 0 || n > PROMOTION_DURATION_MAX_DAYS + 1)
+    if (!*days || *end || n < 0 || n > INT_MAX)
         n = 0; /* not a number of days: promotions_product_update says why */
     in.duration_days = (int)n;
     in.is_active = !strcmp(admin_field(ax, "is_active"), "1");

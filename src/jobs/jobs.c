@@ -511,25 +511,29 @@ static struct jfiber *take_ready(struct jworker *w)
  * none due, -1: the claim failed (ei). */
 static int claim_and_start(struct jworker *w, struct souk_errinfo *ei)
 {
-    struct jfiber *jf = xcalloc(1, sizeof *jf);
+    struct claimed cj = {0};
     const struct kind *k;
-    int err = db_tx_run(J.db, claim_tx, &jf->cj, ei);
+    struct jfiber *jf;
+    int err = db_tx_run(J.db, claim_tx, &cj, ei);
 
-    if (err || !jf->cj.id[0]) {
-        free(jf->cj.payload);
-        free(jf);
+    if (err || !cj.id[0]) {
+        free(cj.payload);
         return err ? -1 : 0;
     }
-    k = kind_find(jf->cj.kind);
-    if (k && k->provider && (jf->f = fiber_new(jfiber_main, jf, jfiber_ready, w))) {
-        jf->w = w;
-        w->parked++;
-        jfiber_run(w, jf);
-        return 1;
+    k = kind_find(cj.kind);
+    if (k && k->provider) {
+        jf = xcalloc(1, sizeof *jf);
+        jf->cj = cj; /* the payload goes with it */
+        if ((jf->f = fiber_new(jfiber_main, jf, jfiber_ready, w))) {
+            jf->w = w;
+            w->parked++;
+            jfiber_run(w, jf);
+            return 1;
+        }
+        free(jf);
     }
-    run_claimed(J.db, &jf->cj);
-    free(jf->cj.payload);
-    free(jf);
+    run_claimed(J.db, &cj); /* on this stack (no fiber stack to be had, or not a provider kind) */
+    free(cj.payload);
     return 1;
 }
 

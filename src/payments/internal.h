@@ -101,6 +101,10 @@ const char *stripe_secret_key(void);
 int sandbox_start(struct db *db, struct souk_errinfo *ei);
 void sandbox_stop(void);
 const char *sandbox_base_url(void); /* "" when not running */
+/* Pays the open session session_id with the test card 4242..., as the
+ * hosted page would (payments_sandbox_pay). SOUK_PRECONDITION when the
+ * sandbox refuses (not open, unknown). */
+int sandbox_pay_session(struct db *db, const char *session_id, struct souk_errinfo *ei);
 void sandbox_register_jobs(void);
 struct router;
 void sandbox_http_register(struct router *r); /* sandbox_http.c */

@@ -670,6 +670,22 @@ int payments_checkout_for(struct db *db, const struct payment_purpose *purpose,
     return err ? err : payments_checkout_open(db, out, ei);
 }
 
+int payments_sandbox_pay(struct db *db, const char *payment_id, struct souk_errinfo *ei)
+{
+    struct payment_row p = {0};
+    int err;
+
+    if (!payments_is_sandbox())
+        return souk_fail(ei, SOUK_PRECONDITION, "%s", "Only the built-in sandbox pays by itself.");
+    str_copy(p.id, sizeof p.id, payment_id);
+    if ((err = db_run(db, load_row, &p, ei)))
+        return err;
+    err = p.session_id[0] ? sandbox_pay_session(db, p.session_id, ei)
+                          : souk_fail(ei, SOUK_PRECONDITION, "%s", "No checkout session yet.");
+    payment_row_cleanup(&p);
+    return err;
+}
+
 int payments_outcome_unknown(const struct souk_errinfo *ei)
 {
     const char *o = ei ? json_string_value(json_object_get(ei->extra, "provider_outcome")) : NULL;

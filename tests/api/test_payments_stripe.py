@@ -346,6 +346,29 @@ def test_late_checkout_of_a_cancelled_promotion_is_expired_at_the_provider(fake,
         fake.hang_seconds = 15.0
 
 
+def _paid_order(srv):
+    """A 12.50 order of a shop with stock 2, paid through the fake's session: (shop, buyer,
+    order, payment_intent)."""
+    shop = make_shop(srv, price="12.50", stock=2)
+    buyer = customer(srv)
+    o = order(srv, buyer, shop["variant"]["id"]).json()
+    pi = "pi_" + uuid.uuid4().hex
+    assert outcome(post_event(srv, event(
+        "checkout.session.completed",
+        {"id": o["payment_url"].rsplit("/", 1)[-1], "amount_total": 1250, "currency": "usd",
+         "payment_status": "paid", "payment_intent": pi}))) == "applied"
+    wait_status(srv, buyer, o["id"], "processing")
+    return shop, buyer, o, pi
+
+
+def _charge_refunded(srv, pi):
+    """The provider's charge.refunded of the whole 12.50 payment pi."""
+    return outcome(post_event(srv, event(
+        "charge.refunded", {"id": "ch_" + uuid.uuid4().hex[:16], "amount": 1250,
+                            "amount_refunded": 1250, "refunded": True, "payment_intent": pi,
+                            "currency": "usd"})))
+
+
 def test_timed_out_refund_is_asked_again_once_and_booked_by_the_event(fake, souk_factory):
     # a refund whose answer never came may exist at the provider: the job payments.refund_retry
     # asks again with the same key and the same body (so it exists once), and the provider's
@@ -356,15 +379,7 @@ def test_timed_out_refund_is_asked_again_once_and_booked_by_the_event(fake, souk
         srv = souk_factory(**base_env(SOUK_PAYMENTS="stripe", STRIPE_API_BASE=fake.url,
                                       SOUK_STRIPE_TIMEOUT_SECONDS="2",
                                       SOUK_STRIPE_MAX_RETRIES="0", SOUK_RATE_LIMIT_RPS="0"))
-        shop = make_shop(srv, price="12.50", stock=2)
-        buyer = customer(srv)
-        o = order(srv, buyer, shop["variant"]["id"]).json()
-        pi = "pi_" + uuid.uuid4().hex
-        paid = event("checkout.session.completed",
-                     {"id": o["payment_url"].rsplit("/", 1)[-1], "amount_total": 1250,
-                      "currency": "usd", "payment_status": "paid", "payment_intent": pi})
-        assert outcome(post_event(srv, paid)) == "applied"
-        wait_status(srv, buyer, o["id"], "processing")
+        shop, buyer, o, pi = _paid_order(srv)
         fake.plan = ["hang"]
         r = srv.post(f"/api/orders/{o['id']}/refund/", token=shop["vendor"]["access"])
         assert r.status_code == 502 and r.json()["provider_outcome"] == "unknown", r.text
@@ -375,11 +390,7 @@ def test_timed_out_refund_is_asked_again_once_and_booked_by_the_event(fake, souk
         assert len({x["headers"]["idempotency-key"] for x in sent}) == 1, sent
         assert len({x["raw"] for x in sent}) == 1 and sent[0]["form"]["payment_intent"] == pi
         assert stock_of(srv, shop["variant"]["id"]) == 1, "nothing booked before the event"
-        refunded = event("charge.refunded",
-                         {"id": "ch_" + uuid.uuid4().hex[:16], "amount": 1250,
-                          "amount_refunded": 1250, "refunded": True, "payment_intent": pi,
-                          "currency": "usd"})
-        assert outcome(post_event(srv, refunded)) == "applied"
+        assert _charge_refunded(srv, pi) == "applied"
         wait_status(srv, buyer, o["id"], "refunded")
         assert stock_of(srv, shop["variant"]["id"]) == 2
         time.sleep(3)
@@ -397,32 +408,22 @@ def test_refund_applied_by_the_event_first_still_records_who_asked(fake, souk_fa
     try:
         srv = souk_factory(**base_env(SOUK_PAYMENTS="stripe", STRIPE_API_BASE=fake.url,
                                       SOUK_RATE_LIMIT_RPS="0"))
-        shop = make_shop(srv, price="12.50", stock=2)
-        buyer = customer(srv)
-        o = order(srv, buyer, shop["variant"]["id"]).json()
-        pi = "pi_" + uuid.uuid4().hex
-        assert outcome(post_event(srv, event(
-            "checkout.session.completed",
-            {"id": o["payment_url"].rsplit("/", 1)[-1], "amount_total": 1250, "currency": "usd",
-             "payment_status": "paid", "payment_intent": pi}))) == "applied"
-        wait_status(srv, buyer, o["id"], "processing")
+        shop, buyer, o, pi = _paid_order(srv)
         fake.plan = ["slow"]
         answer = {}
         t = threading.Thread(target=lambda: answer.update(r=srv.post(
             f"/api/orders/{o['id']}/refund/", token=shop["vendor"]["access"])))
         t.start()
         wait_for(lambda: fake.sent("/v1/refunds"), what="the refund call at the provider")
-        assert outcome(post_event(srv, event(
-            "charge.refunded", {"id": "ch_" + uuid.uuid4().hex[:16], "amount": 1250,
-                                "amount_refunded": 1250, "refunded": True, "payment_intent": pi,
-                                "currency": "usd"}))) == "applied"
+        assert _charge_refunded(srv, pi) == "applied"
         t.join(timeout=30)
         assert answer["r"].status_code == 200 and answer["r"].json()["status"] == "refunded"
         assert stock_of(srv, shop["variant"]["id"]) == 2, "stock back once"
         admin = new_admin(srv)
         audit = srv.get("/api/admin/audit/", params={"target_id": o["id"]},
                         token=admin).json()["results"]
-        acts = sorted((e["action"], e["actor_id"]) for e in audit if e["action"] != "payment.applied")
+        acts = sorted((e["action"], e["actor_id"]) for e in audit
+                      if e["action"] != "payment.applied")
         assert acts == sorted([("order.refund", None),
                                ("order.refund_request", shop["vendor"]["id"])]), acts
         hist = get_order(srv, buyer, o["id"])["history"]
