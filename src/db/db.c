@@ -250,6 +250,10 @@ struct db_conn *db_acquire(struct db *db, int timeout_ms)
     }
     c = db->free[--db->nfree];
     pthread_mutex_unlock(&db->mu);
+    if (!c->broken && c->drv->idle_lost && c->drv->idle_lost(c)) {
+        log_warn("db: an idle connection was closed by the server");
+        c->broken = 1;
+    }
     if (c->broken)
         reconnect(c);
     return c;

@@ -85,6 +85,9 @@ struct db_driver {
     int (*script)(struct db_conn *c, const char *sql, struct souk_errinfo *ei);
     /* Non-zero when the server side has a transaction open (or failed). */
     int (*tx_open)(struct db_conn *c);
+    /* Optional: non-zero when an idle connection is known to be gone (the
+     * server said goodbye or closed it); costs no round trip. */
+    int (*idle_lost)(struct db_conn *c);
 };
 
 extern const struct db_driver db_driver_sqlite;

@@ -18,6 +18,7 @@
  * SQLSTATEs are classified here; db_fail_driver does the rest.
  */
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,6 +301,25 @@ static int pg_tx_open(struct db_conn *c)
     }
 }
 
+/* A pooled connection is idle (no query in flight, no LISTEN), so the server
+ * has nothing to tell it but a goodbye (57P01 on a shutdown, an idle
+ * timeout) or the close itself: anything to read, or a hang-up, means it is
+ * gone. One poll without waiting, no round trip. */
+static int pg_idle_lost(struct db_conn *c)
+{
+    PGconn *pc = conn_of(c);
+    struct pollfd p;
+
+    if (!pc || PQstatus(pc) == CONNECTION_BAD)
+        return 1;
+    p.fd = PQsocket(pc);
+    p.events = POLLIN;
+    p.revents = 0;
+    if (p.fd < 0)
+        return 1;
+    return poll(&p, 1, 0) > 0;
+}
+
 const struct db_driver db_driver_pgsql = {
     .dialect = DB_PGSQL,
     .begin_sql = "BEGIN ISOLATION LEVEL READ COMMITTED",
@@ -309,4 +329,5 @@ const struct db_driver db_driver_pgsql = {
     .query = pg_query,
     .script = pg_script,
     .tx_open = pg_tx_open,
+    .idle_lost = pg_idle_lost,
 };

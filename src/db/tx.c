@@ -7,6 +7,10 @@
  * runs the whole transaction again on a fresh connection, up to
  * DB_TX_ATTEMPTS times with a jittered backoff growing from ~1 ms.
  *
+ * A BEGIN that finds the connection lost (the server restarted while it sat
+ * in the pool) is tried once more on a reconnected connection: fn has not
+ * run, so nothing is done twice.
+ *
  * Hooks registered during the transaction run after COMMIT, in order, in the
  * calling thread, once the connection is back in the pool (so a hook may
  * use the database, even with a pool of one). Their args are freed whether
@@ -89,13 +93,16 @@ static void rollback_quiet(struct db_conn *c)
     souk_errinfo_cleanup(&ei);
 }
 
-int db_tx_once(struct db_conn *c, db_tx_fn fn, void *arg, struct souk_errinfo *ei)
+/* One attempt; *begun tells whether BEGIN went through (so fn ran). */
+static int tx_attempt(struct db_conn *c, db_tx_fn fn, void *arg, int *begun,
+                      struct souk_errinfo *ei)
 {
     const struct db_driver *drv = c->drv;
     int err;
 
     c->in_tx = 1;
     err = db_conn_script(c, drv->begin_sql, ei);
+    *begun = !err;
     if (!err)
         err = fn(c, arg, ei);
     /* PostgreSQL turns COMMIT of a failed transaction into a silent ROLLBACK */
@@ -107,6 +114,13 @@ int db_tx_once(struct db_conn *c, db_tx_fn fn, void *arg, struct souk_errinfo *e
         rollback_quiet(c);
     c->in_tx = 0;
     return err;
+}
+
+int db_tx_once(struct db_conn *c, db_tx_fn fn, void *arg, struct souk_errinfo *ei)
+{
+    int begun;
+
+    return tx_attempt(c, fn, arg, &begun, ei);
 }
 
 /* ---- retry loop --------------------------------------------------------- */
@@ -136,17 +150,26 @@ static void errinfo_reset(struct souk_errinfo *ei)
 
 int db_tx_run(struct db *db, db_tx_fn fn, void *arg, struct souk_errinfo *ei)
 {
+    int relost = 0;
+
     for (int attempt = 0;; attempt++) {
         struct db_conn *c = db_acquire(db, DB_ACQUIRE_TIMEOUT_MS);
         struct db_hook *hooks;
-        int err;
+        int err, begun;
 
         if (!c)
             return souk_fail(ei, SOUK_UNAVAILABLE, "no database connection available");
-        err = db_tx_once(c, fn, arg, ei);
+        err = tx_attempt(c, fn, arg, &begun, ei);
         hooks = hooks_take(c);
         db_release(c);
         hooks_finish(hooks, err == 0);
+        /* An idle connection the server dropped (a restart, an idle timeout)
+         * fails at BEGIN, before fn ran: once, take a reconnected one. */
+        if (err == SOUK_UNAVAILABLE && !begun && !relost++) {
+            errinfo_reset(ei);
+            attempt--;
+            continue;
+        }
         if (err != SOUK_RETRY)
             return err;
         if (attempt + 1 >= DB_TX_ATTEMPTS) {

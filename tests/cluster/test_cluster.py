@@ -11,9 +11,10 @@ import threading
 import time
 
 import requests
+from concurrent.futures import ThreadPoolExecutor
 
 from auctions_support import chef_with_recipe, customers, new_auction
-from identity_helpers import make_chef, make_user
+from identity_helpers import PASSWORD, login, make_chef, make_user
 from jobs_support import Worker, admin_token, db_rows, enqueue, wait_state
 from orders_helpers import customer, make_shop, order, pay, wait_status
 from test_notifications import Stream, raise_event
@@ -189,6 +190,16 @@ def test_postgres_restart_is_503_then_recovers(cluster):
         until(lambda: n.get("/api/users/profile/", token=u["access"]).status_code == 200, 20,
               "recovery after the restart")
         assert n.get("/readyz").status_code == 200
+    # Every pooled connection, not only the one that answered first, is good again: the
+    # idle ones the restart closed are replaced when taken, so concurrent reads and logins
+    # (writes) never see the old sockets.
+    for n in nodes:
+        with ThreadPoolExecutor(12) as ex:
+            reads = list(ex.map(lambda _: n.get("/api/users/profile/", token=u["access"]),
+                                range(48)))
+            logins = list(ex.map(lambda _: login(n, u["email"], PASSWORD), range(12)))
+        assert [r.status_code for r in reads + logins] == [200] * 60, \
+            [r.text for r in reads + logins if r.status_code != 200][:3]
 
 
 def test_redis_away_and_back(cluster):
