@@ -29,6 +29,7 @@
 #include "userdata/userdata.h"
 #include "users/users.h"
 #include "vendors/vendors.h"
+#include "testjobs.h"
 
 void app_register_routes(struct router *r)
 {
@@ -69,6 +70,7 @@ int app_init_modules(struct db *db, struct souk_errinfo *ei)
         return err;
     users_init();
     vendors_init();
+    testjobs_init();
     mail_init();
     notify_set_deliver(sse_publish);
     if ((err = notify_init(db, souk_cfg ? souk_cfg->redis_url : NULL, ei)))

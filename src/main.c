@@ -19,6 +19,7 @@
 #include "http/http.h"
 #include "jobs/jobs.h"
 #include "users/users.h"
+#include "testjobs.h"
 #include "version.h"
 
 struct cmd {

@@ -171,6 +171,28 @@ int auctions_end(struct db *db, const char *auction_id, struct souk_errinfo *ei)
 /* Forfeits an unpaid award past pay_by and offers the next bidder. */
 int auctions_forfeit(struct db *db, const char *award_id, struct souk_errinfo *ei);
 
+/* ---- actions.c: the same, each in a transaction (or a read) of its own ---------- */
+int auctions_add(struct db *db, const struct auction_in *in, const char *chef_id,
+                 const char *owner_id, const char *currency, struct auction *out,
+                 struct souk_errinfo *ei);
+int auctions_read(struct db *db, const char *id, struct auction *out, struct souk_errinfo *ei);
+/* auctions_cancel; the caller has checked who may (the owner never changes). */
+int auctions_withdraw(struct db *db, const char *id, struct auction *out,
+                      struct souk_errinfo *ei);
+int auctions_list_read(struct db *db, const struct auction_filter *f, const struct keyset *ks,
+                       struct arena *a, struct auction **out, int *n, struct souk_errinfo *ei);
+/* A bid on auction_id, or (auction_id NULL) on recipe_id's auction. */
+int auctions_bid(struct db *db, const char *auction_id, const char *recipe_id,
+                 const char *bidder_id, int64_t amount, struct bid *out,
+                 struct souk_errinfo *ei);
+/* mine: the bids of user `who`, else the bids on recipe `who`. */
+int auctions_bids_read(struct db *db, const char *who, int mine, const struct keyset *ks,
+                       struct arena *a, struct bid **out, int *n, struct souk_errinfo *ei);
+int auctions_awards_read(struct db *db, const char *auction_id, struct arena *a,
+                         struct award **out, int *n, struct souk_errinfo *ei);
+int auctions_won_read(struct db *db, const char *user_id, const struct keyset *ks,
+                      struct arena *a, struct award **out, int *n, struct souk_errinfo *ei);
+
 /* ---- module ------------------------------------------------------------------ */
 /* Registers the job kinds, the sweep, the "auction" payment purpose and the
  * recipes exclusive hook. Call before the server and the job workers start. */

@@ -9,8 +9,9 @@
  *   GET  /api/bids/user/                   the caller's bids with their status
  *   GET  /api/bids/won/                    the caller's awards and their payment
  *
- * Handlers parse, authorize through policy.h and call auctions.h inside
- * db_tx_run; no SQL here. Thread safety: stateless.
+ * Handlers parse, authorize through policy.h and call auctions.h's
+ * actions.c functions, which own their transactions; no SQL here. Thread
+ * safety: stateless.
  */
 #include <stdio.h>
 #include <string.h>
@@ -21,7 +22,6 @@
 #include "core/json.h"
 #include "core/money.h"
 #include "core/uuid.h"
-#include "db/db.h"
 #include "http/http.h"
 #include "recipes/recipes.h"
 #include "db/keyset.h"
@@ -106,55 +106,37 @@ static int auction_in_parse(struct http_req *req, struct auction_in *in, struct 
     return jv_done(&v);
 }
 
-struct create_args {
-    struct http_req *req;
-    const struct auction_in *in;
-    struct auction out;
-};
-
-static int create_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
+/* The recipe to auction, and the owner check (a recipe's owner never changes). */
+static int recipe_of(struct http_req *req, const char *id, struct recipe *r,
+                     struct souk_errinfo *ei)
 {
-    struct create_args *a = arg;
-    struct recipe r;
-    int err = recipes_get(tx, a->in->recipe_id, a->req->arena, &r, ei);
+    int err = recipes_read(req->db, id, req->arena, r, ei);
 
     if (err == SOUK_NOT_FOUND) {
+        souk_errinfo_cleanup(ei);
+        memset(ei, 0, sizeof *ei);
         souk_errinfo_field(ei, "recipe_id", "No such recipe.");
         return souk_fail(ei, SOUK_INVALID, "no such recipe");
     }
-    if (err || (err = policy_owner(a->req, r.chef_user_id, ei)))
-        return err;
-    return auctions_create(tx, a->in, r.chef_id, r.chef_user_id, r.currency, &a->out, ei);
+    return err ? err : policy_owner(req, r->chef_user_id, ei);
 }
 
 static int auctions_post(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
     struct auction_in in;
-    struct create_args a = {.req = req, .in = &in};
+    struct auction out;
+    struct recipe r;
     int err;
 
     if ((err = policy_user(req, &ei)) || (err = auction_in_parse(req, &in, &ei)) ||
-        (err = db_tx_run(req->db, create_tx, &a, &ei)))
+        (err = recipe_of(req, in.recipe_id, &r, &ei)) ||
+        (err = auctions_add(req->db, &in, r.chef_id, r.chef_user_id, r.currency, &out, &ei)))
         return http_problem(req, err, &ei);
-    return http_json(req, 201, auction_to_json(&a.out, 1));
+    return http_json(req, 201, auction_to_json(&out, 1));
 }
 
 /* ---- read ---------------------------------------------------------------------------------- */
-
-struct list_args {
-    struct http_req *req;
-    struct auction_filter f;
-    struct keyset ks;
-    struct auction *rows;
-    int n;
-};
-
-static int list_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
-{
-    struct list_args *l = arg;
-    return auctions_list(c, &l->f, &l->ks, l->req->arena, &l->rows, &l->n, ei);
-}
 
 static int filter_parse(struct http_req *req, struct auction_filter *f, struct souk_errinfo *ei)
 {
@@ -184,58 +166,45 @@ static int filter_parse(struct http_req *req, struct auction_filter *f, struct s
 static int auctions_get_list(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
-    struct list_args l = {.req = req};
+    struct auction_filter f;
+    struct auction *list;
+    struct keyset ks;
     struct page pg;
-    int err;
+    int err, n = 0;
 
     if ((err = policy_anyone(req, &ei)) || (err = page_parse(req, &pg, &ei)) ||
-        (err = keyset_from_page(&pg, 0, &l.ks, &ei)) || (err = filter_parse(req, &l.f, &ei)) ||
-        (err = db_run(req->db, list_fn, &l, &ei)))
+        (err = keyset_from_page(&pg, 0, &ks, &ei)) || (err = filter_parse(req, &f, &ei)) ||
+        (err = auctions_list_read(req->db, &f, &ks, req->arena, &list, &n, &ei)))
         return http_problem(req, err, &ei);
     json_t *rows = json_array();
-    int64_t *keys = arena_calloc(req->arena, (size_t)l.n + 1, sizeof *keys);
-    const char **ids = arena_calloc(req->arena, (size_t)l.n + 1, sizeof *ids);
-    for (int i = 0; i < l.n; i++) {
-        json_array_append_new(rows, auction_to_json(&l.rows[i],
-                                                    policy_sees_private(req, l.rows[i].owner_id)));
-        keys[i] = l.rows[i].created_at;
-        ids[i] = l.rows[i].id;
+    int64_t *keys = arena_calloc(req->arena, (size_t)n + 1, sizeof *keys);
+    const char **ids = arena_calloc(req->arena, (size_t)n + 1, sizeof *ids);
+    for (int i = 0; i < n; i++) {
+        json_array_append_new(rows,
+                              auction_to_json(&list[i], policy_sees_private(req, list[i].owner_id)));
+        keys[i] = list[i].created_at;
+        ids[i] = list[i].id;
     }
-    return http_json(req, 200, keyset_envelope(req, &pg, &l.ks, rows, keys, ids));
-}
-
-struct one_args {
-    struct http_req *req;
-    const char *id;
-    struct auction a;
-    struct award *awards;
-    int nawards;
-};
-
-static int one_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
-{
-    struct one_args *o = arg;
-    int err = auctions_get(c, o->id, &o->a, ei);
-
-    if (!err && policy_sees_private(o->req, o->a.owner_id))
-        err = auctions_awards_for_auction(c, o->id, o->req->arena, &o->awards, &o->nawards, ei);
-    return err;
+    return http_json(req, 200, keyset_envelope(req, &pg, &ks, rows, keys, ids));
 }
 
 static int auctions_get_one(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
-    struct one_args o = {.req = req, .id = http_param(req, 0)};
-    int err;
+    const char *id = http_param(req, 0);
+    struct award *awards = NULL;
+    struct auction a;
+    int err, owner = 0, n = 0;
 
-    if ((err = policy_anyone(req, &ei)) || (err = db_run(req->db, one_fn, &o, &ei)))
+    if ((err = policy_anyone(req, &ei)) || (err = auctions_read(req->db, id, &a, &ei)) ||
+        ((owner = policy_sees_private(req, a.owner_id)) &&
+         (err = auctions_awards_read(req->db, id, req->arena, &awards, &n, &ei))))
         return http_problem(req, err, &ei);
-    int owner = policy_sees_private(req, o.a.owner_id);
-    json_t *j = auction_to_json(&o.a, owner);
+    json_t *j = auction_to_json(&a, owner);
     if (owner) {
         json_t *aw = json_array();
-        for (int i = 0; i < o.nawards; i++)
-            json_array_append_new(aw, award_to_json(&o.awards[i], 1));
+        for (int i = 0; i < n; i++)
+            json_array_append_new(aw, award_to_json(&awards[i], 1));
         json_object_set_new(j, "awards", aw);
     }
     return http_json(req, 200, j);
@@ -243,25 +212,18 @@ static int auctions_get_one(struct http_req *req)
 
 /* ---- cancel ---------------------------------------------------------------------------------- */
 
-static int cancel_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
-{
-    struct one_args *o = arg;
-    int err = auctions_get(tx, o->id, &o->a, ei);
-
-    if (err || (err = policy_owner_or_admin(o->req, o->a.owner_id, ei)))
-        return err;
-    return auctions_cancel(tx, o->id, &o->a, ei);
-}
-
 static int auctions_post_cancel(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
-    struct one_args o = {.req = req, .id = http_param(req, 0)};
+    const char *id = http_param(req, 0);
+    struct auction a;
     int err;
 
-    if ((err = policy_user(req, &ei)) || (err = db_tx_run(req->db, cancel_tx, &o, &ei)))
+    if ((err = policy_user(req, &ei)) || (err = auctions_read(req->db, id, &a, &ei)) ||
+        (err = policy_owner_or_admin(req, a.owner_id, &ei)) ||
+        (err = auctions_withdraw(req->db, id, &a, &ei)))
         return http_problem(req, err, &ei);
-    return http_json(req, 200, auction_to_json(&o.a, policy_sees_private(req, o.a.owner_id)));
+    return http_json(req, 200, auction_to_json(&a, policy_sees_private(req, a.owner_id)));
 }
 
 /* ---- bids -------------------------------------------------------------------------------------- */
@@ -270,8 +232,6 @@ struct bid_args {
     char auction_id[37];
     char recipe_id[37];
     int64_t amount;
-    const char *bidder_id;
-    struct bid out;
 };
 
 static int bid_parse(struct http_req *req, struct bid_args *b, struct souk_errinfo *ei)
@@ -291,129 +251,88 @@ static int bid_parse(struct http_req *req, struct bid_args *b, struct souk_errin
     return jv_done(&v);
 }
 
-static int bid_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
-{
-    struct bid_args *b = arg;
-    int err;
-
-    if (!b->auction_id[0] && (err = auctions_for_recipe(tx, b->recipe_id, b->auction_id, ei)))
-        return err;
-    return auctions_place_bid(tx, b->auction_id, b->bidder_id, b->amount, &b->out, ei);
-}
-
 static int bids_post(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
     struct bid_args b = {0};
+    struct bid out;
     int err;
 
-    if ((err = policy_user(req, &ei)) || (err = bid_parse(req, &b, &ei)))
+    if ((err = policy_user(req, &ei)) || (err = bid_parse(req, &b, &ei)) ||
+        (err = auctions_bid(req->db, b.auction_id[0] ? b.auction_id : NULL, b.recipe_id,
+                            req->user->id, b.amount, &out, &ei)))
         return http_problem(req, err, &ei);
-    b.bidder_id = req->user->id;
-    if ((err = db_tx_run(req->db, bid_tx, &b, &ei)))
-        return http_problem(req, err, &ei);
-    json_t *j = bid_to_json(&b.out, req->user->id);
-    json_object_set_new(j, "ends_at", json_time(b.out.ends_at));
-    json_object_set_new(j, "extended", json_boolean(b.out.extended));
-    json_object_set_new(j, "seq", json_integer(b.out.seq));
+    json_t *j = bid_to_json(&out, req->user->id);
+    json_object_set_new(j, "ends_at", json_time(out.ends_at));
+    json_object_set_new(j, "extended", json_boolean(out.extended));
+    json_object_set_new(j, "seq", json_integer(out.seq));
     return http_json(req, 201, j);
 }
 
-struct bids_list {
-    struct http_req *req;
-    const char *who;
-    int mine; /* the caller's bids (else a recipe's) */
-    struct keyset ks;
-    struct bid *rows;
-    int n;
-};
-
-static int bids_list_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
-{
-    struct bids_list *l = arg;
-    if (l->mine)
-        return auctions_bids_for_user(c, l->who, &l->ks, l->req->arena, &l->rows, &l->n, ei);
-    return auctions_bids_for_recipe(c, l->who, &l->ks, l->req->arena, &l->rows, &l->n, ei);
-}
-
-static int bids_list_respond(struct http_req *req, struct bids_list *l, int mine)
+/* mine: the bids of user `who` (newest first), else those on recipe `who` (highest first). */
+static int bids_list_respond(struct http_req *req, const char *who, int mine)
 {
     struct souk_errinfo ei = {0};
+    struct bid *list;
+    struct keyset ks;
     struct page pg;
-    int err;
+    int err, n = 0;
 
-    l->req = req;
-    l->mine = mine;
-    if ((err = page_parse(req, &pg, &ei)) || (err = keyset_from_page(&pg, 0, &l->ks, &ei)) ||
-        (err = db_run(req->db, bids_list_fn, l, &ei)))
+    if ((err = page_parse(req, &pg, &ei)) || (err = keyset_from_page(&pg, 0, &ks, &ei)) ||
+        (err = auctions_bids_read(req->db, who, mine, &ks, req->arena, &list, &n, &ei)))
         return http_problem(req, err, &ei);
     json_t *rows = json_array();
-    int64_t *keys = arena_calloc(req->arena, (size_t)l->n + 1, sizeof *keys);
-    const char **ids = arena_calloc(req->arena, (size_t)l->n + 1, sizeof *ids);
-    for (int i = 0; i < l->n; i++) {
-        json_array_append_new(rows, bid_to_json(&l->rows[i], req->user ? req->user->id : NULL));
-        keys[i] = mine ? l->rows[i].created_at : l->rows[i].amount;
-        ids[i] = l->rows[i].id;
+    int64_t *keys = arena_calloc(req->arena, (size_t)n + 1, sizeof *keys);
+    const char **ids = arena_calloc(req->arena, (size_t)n + 1, sizeof *ids);
+    for (int i = 0; i < n; i++) {
+        json_array_append_new(rows, bid_to_json(&list[i], req->user ? req->user->id : NULL));
+        keys[i] = mine ? list[i].created_at : list[i].amount;
+        ids[i] = list[i].id;
     }
-    return http_json(req, 200, keyset_envelope(req, &pg, &l->ks, rows, keys, ids));
+    return http_json(req, 200, keyset_envelope(req, &pg, &ks, rows, keys, ids));
 }
 
 static int bids_get_recipe(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
-    struct bids_list l = {.who = http_param(req, 0)};
     int err;
 
     if ((err = policy_anyone(req, &ei)))
         return http_problem(req, err, &ei);
-    return bids_list_respond(req, &l, 0);
+    return bids_list_respond(req, http_param(req, 0), 0);
 }
 
 static int bids_get_user(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
-    struct bids_list l = {0};
     int err;
 
     if ((err = policy_user(req, &ei)))
         return http_problem(req, err, &ei);
-    l.who = req->user->id;
-    return bids_list_respond(req, &l, 1);
-}
-
-struct won_args {
-    struct http_req *req;
-    struct keyset ks;
-    struct award *rows;
-    int n;
-};
-
-static int won_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
-{
-    struct won_args *w = arg;
-    return auctions_awards_for_user(c, w->req->user->id, &w->ks, w->req->arena, &w->rows, &w->n,
-                                    ei);
+    return bids_list_respond(req, req->user->id, 1);
 }
 
 static int bids_get_won(struct http_req *req)
 {
     struct souk_errinfo ei = {0};
-    struct won_args w = {.req = req};
+    struct award *list;
+    struct keyset ks;
     struct page pg;
-    int err;
+    int err, n = 0;
 
     if ((err = policy_user(req, &ei)) || (err = page_parse(req, &pg, &ei)) ||
-        (err = keyset_from_page(&pg, 0, &w.ks, &ei)) || (err = db_run(req->db, won_fn, &w, &ei)))
+        (err = keyset_from_page(&pg, 0, &ks, &ei)) ||
+        (err = auctions_won_read(req->db, req->user->id, &ks, req->arena, &list, &n, &ei)))
         return http_problem(req, err, &ei);
     json_t *rows = json_array();
-    int64_t *keys = arena_calloc(req->arena, (size_t)w.n + 1, sizeof *keys);
-    const char **ids = arena_calloc(req->arena, (size_t)w.n + 1, sizeof *ids);
-    for (int i = 0; i < w.n; i++) {
-        json_array_append_new(rows, award_to_json(&w.rows[i], 0));
-        keys[i] = w.rows[i].created_at;
-        ids[i] = w.rows[i].id;
+    int64_t *keys = arena_calloc(req->arena, (size_t)n + 1, sizeof *keys);
+    const char **ids = arena_calloc(req->arena, (size_t)n + 1, sizeof *ids);
+    for (int i = 0; i < n; i++) {
+        json_array_append_new(rows, award_to_json(&list[i], 0));
+        keys[i] = list[i].created_at;
+        ids[i] = list[i].id;
     }
-    return http_json(req, 200, keyset_envelope(req, &pg, &w.ks, rows, keys, ids));
+    return http_json(req, 200, keyset_envelope(req, &pg, &ks, rows, keys, ids));
 }
 
 /* ---- routes ---------------------------------------------------------------------------------- */

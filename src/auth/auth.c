@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 
@@ -35,7 +36,6 @@
 #include "core/uuid.h"
 #include "db/db.h"
 #include "http/http.h"
-#include "users/users.h"
 
 #define AUTH_POLL_MS 500                       /* well under the promised ~1 s */
 #define AUTH_POLL_OVERLAP_US (10LL * 1000000)  /* re-read the last 10 s each time */
@@ -432,12 +432,25 @@ static int refresh_consume(struct db_conn *c, const char *id, int *won, struct s
     return err;
 }
 
+static _Atomic(auth_account_fn) account_lookup;
+
+void auth_set_account_lookup(auth_account_fn fn)
+{
+    atomic_store(&account_lookup, fn);
+}
+
+static int account_of(struct db_conn *c, const char *user_id, int *role, int *is_active,
+                      struct souk_errinfo *ei)
+{
+    auth_account_fn fn = atomic_load(&account_lookup);
+    return fn ? fn(c, user_id, role, is_active, ei) : SOUK_NOT_FOUND;
+}
+
 static int refresh_in_tx(struct db_conn *c, const char *refresh, struct auth_tokens *out,
                          enum auth_refresh_outcome *outcome, struct souk_errinfo *ei)
 {
     struct refresh_row row;
-    struct user u;
-    int err, found, won;
+    int err, found, won, role = 0, active = 0;
 
     *outcome = AUTH_REFRESH_UNKNOWN;
     if ((err = refresh_find(c, refresh, &row, &found, ei)) || !found)
@@ -450,13 +463,15 @@ static int refresh_in_tx(struct db_conn *c, const char *refresh, struct auth_tok
         *outcome = AUTH_REFRESH_REUSED;
         return family_revoke(c, row.family, ei);
     }
-    err = users_get(c, row.user_id, &u, ei);
-    if (err == SOUK_NOT_FOUND || (!err && !u.is_active)) {
+    err = account_of(c, row.user_id, &role, &active, ei);
+    if (err == SOUK_NOT_FOUND || (!err && !active)) {
+        souk_errinfo_cleanup(ei);
+        memset(ei, 0, sizeof *ei);
         *outcome = AUTH_REFRESH_INACTIVE;
         return family_revoke(c, row.family, ei);
     }
-    if (err || (err = refresh_insert(c, u.id, row.family, out->refresh, ei)) ||
-        (err = sign_access(u.id, u.role, out->access, ei)))
+    if (err || (err = refresh_insert(c, row.user_id, row.family, out->refresh, ei)) ||
+        (err = sign_access(row.user_id, role, out->access, ei)))
         return err;
     *outcome = AUTH_REFRESH_OK;
     return SOUK_OK;

@@ -75,6 +75,14 @@ enum auth_refresh_outcome {
 int auth_refresh(struct db *db, const char *refresh, struct auth_tokens *out,
                  enum auth_refresh_outcome *outcome, struct souk_errinfo *ei);
 
+/* What a refresh needs of the account, inside its transaction: the role,
+ * and whether it is active. SOUK_NOT_FOUND when the user is gone. The users
+ * module owns the table and sets the lookup (users_init); until it is set,
+ * every refresh is refused as AUTH_REFRESH_INACTIVE. */
+typedef int (*auth_account_fn)(struct db_conn *c, const char *user_id, int *role,
+                               int *is_active, struct souk_errinfo *ei);
+void auth_set_account_lookup(auth_account_fn fn);
+
 /* Logs the caller out, in one transaction: revokes the family of
  * `refresh` when it belongs to the caller (anything else is ignored) and
  * denies the caller's current access token until it expires. */

@@ -786,12 +786,17 @@ static void cond_init_mono(pthread_cond_t *cv)
     pthread_condattr_destroy(&a);
 }
 
+int jobs_test_mode(void)
+{
+    const char *on = getenv("SOUK_TEST_JOBS");
+    return on && strcmp(on, "1") == 0;
+}
+
 int jobs_start(struct db *db, int nworkers, struct souk_errinfo *ei)
 {
     if (J.started)
         return souk_fail(ei, SOUK_INTERNAL, "jobs already started");
     pthread_once(&env_once, read_env);
-    testjobs_init();
     job_recurring("jobs.prune", 3600, prune_job);
     cond_init_mono(&J.wake);
     cond_init_mono(&J.idle);

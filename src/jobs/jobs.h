@@ -83,9 +83,9 @@ int jobs_retry(struct db *db, const struct audit_actor *actor, const char *id,
 /* A pending or dead job becomes dead with last_error "discarded". */
 int jobs_discard(struct db *db, const struct audit_actor *actor, const char *id,
                  struct souk_errinfo *ei);
-/* Test job kinds (testjobs.c): registered when SOUK_TEST_JOBS=1; returns
- * 1 when test mode is on. Idempotent; call from the main thread. */
-int testjobs_init(void);
+/* 1 when SOUK_TEST_JOBS=1: the test job kinds (src/testjobs.c, registered
+ * by the application above this module) and their enqueue route exist. */
+int jobs_test_mode(void);
 
 /* Admin and CLI */
 void jobs_http_register(struct router *r); /* GET /api/admin/jobs/, POST /api/admin/jobs/{id}/retry/ */

@@ -193,7 +193,7 @@ void jobs_http_register(struct router *r)
     http_route(r, "GET", "/api/admin/jobs/{id}/", job_get, 0, "One background job");
     http_route(r, "POST", "/api/admin/jobs/{id}/retry/", job_retry_post, 0,
                "Run a dead or failed job again now");
-    if (testjobs_init())
+    if (jobs_test_mode())
         http_route(r, "POST", "/api/admin/jobs/enqueue/", enqueue_post, 0,
                    "Test mode only: enqueue a test.* job");
 }

@@ -35,6 +35,11 @@ int notify_replay(struct db *db, const char *user_id, const char *after, int max
  * is the stored JSON text (an unreadable one shows as {}). */
 json_t *notify_json(const char *id, const char *type, const char *payload_text, int64_t created_at,
                     int64_t read_at, int read_is_null);
+/* seen.c: records that event `id` was handed to this node's streams;
+ * 1 when it was not seen in the last two minutes (deliver it), else 0. */
+int notify_seen_add(const char *id, int64_t now_us);
+void notify_seen_clear(void);
+
 /* "id: ...\nevent: ...\ndata: ...\n\n" (malloc'd). */
 char *notify_sse_frame(const char *id, const char *type, const char *data);
 

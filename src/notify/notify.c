@@ -11,9 +11,16 @@
  * streams (its own were delivered directly, so the origin id keeps them
  * from arriving twice).
  *
- * Redis is best effort: when it is down the event is still stored, the
- * stream of a client on another node misses it, and the client's next
- * reconnection with Last-Event-ID replays it from the table.
+ * Redis is best effort: when the subscriber cannot reach it, it polls the
+ * table instead (every NOTIFY_POLL_US, the rows created since a little
+ * before the last poll, through notifications_created) and hands what this
+ * node has not delivered yet to its streams, so a client on another node
+ * still gets the event within about a second; the first SUBSCRIBE that
+ * works ends the polling after one last poll. Every delivered id is kept
+ * for two minutes (seen.c), so an event reaches a stream once whichever
+ * way it came. It logs once when polling starts and once when Redis is
+ * back. A client that reconnects with Last-Event-ID gets the rest from the
+ * table as always.
  *
  * Wire format on Redis: {"o": origin node, "u": user id, "i": notification
  * id, "t": type, "d": the notification as JSON text}.
@@ -48,6 +55,16 @@
 
 #define NOTIFY_REDIS_CHANNEL "souk:notify"
 #define NOTIFY_TYPE_MAX      64
+#define NOTIFY_POLL_US         500000        /* the fallback poll's period */
+#define NOTIFY_POLL_OVERLAP_US (3 * 1000000LL) /* each poll reads back this far */
+#define NOTIFY_POLL_LOOKBACK_US (5 * 1000000LL) /* the first poll: before the loss was seen */
+#define NOTIFY_POLL_ROWS       1000
+
+/* The subscriber thread's fallback state (only that thread touches it). */
+static struct {
+    int on;
+    int64_t since;
+} P;
 
 static struct {
     struct db *db;
@@ -147,6 +164,8 @@ static void publish_hook(void *arg)
 {
     const struct event *e = arg;
 
+    if (N.redis_on)
+        notify_seen_add(e->id, clock_now_us());
     deliver_here(e->user, e->id, e->type, e->data);
     metrics_counter_add("souk_notifications_total", NULL, 1);
     if (N.redis_on) {
@@ -206,7 +225,7 @@ static void deliver_remote(const char *msg, size_t len)
     const char *t = json_string_value(json_object_get(m, "t"));
     const char *d = json_string_value(json_object_get(m, "d"));
 
-    if (o && u && i && t && d && strcmp(o, N.node) != 0)
+    if (o && u && i && t && d && strcmp(o, N.node) != 0 && notify_seen_add(i, clock_now_us()))
         deliver_here(u, i, t, d);
     json_decref(m);
 }
@@ -219,6 +238,77 @@ static int stopping(void)
     return s;
 }
 
+/* ---- the fallback while Redis is away ---------------------------------------------- */
+
+struct poll_arg {
+    int64_t since;
+    struct db_res *out;
+};
+
+static int poll_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    struct poll_arg *a = arg;
+    return db_query(c,
+                    "SELECT user_id, " NOTIFY_COLS " FROM notifications WHERE created_at >= $1 "
+                    "ORDER BY created_at LIMIT $2",
+                    DB_PARAMS(DBI(a->since), DBI(NOTIFY_POLL_ROWS)), &a->out, ei);
+}
+
+/* Hands the rows created since P.since that this node has not delivered to
+ * its streams, and moves P.since on (keeping an overlap for rows whose
+ * transaction committed after a later one's). */
+static void poll_once(void)
+{
+    struct souk_errinfo ei = {0};
+    int64_t started = clock_now_us();
+    struct poll_arg a = {.since = P.since};
+    int n;
+
+    if (db_run(N.db, poll_fn, &a, &ei)) {
+        log_debug("notify: poll failed: %s", ei.detail);
+        souk_errinfo_cleanup(&ei);
+        db_res_free(a.out);
+        return;
+    }
+    n = db_nrows(a.out);
+    for (int i = 0; i < n; i++) {
+        const char *id = db_get(a.out, i, 1);
+        if (!notify_seen_add(id, started))
+            continue;
+        json_t *j = notify_json(id, db_get(a.out, i, 2), db_get(a.out, i, 3),
+                                db_int(a.out, i, 4), db_int(a.out, i, 5), db_isnull(a.out, i, 5));
+        char *data = json_dumps(j, JSON_COMPACT);
+        if (data)
+            deliver_here(db_get(a.out, i, 0), id, db_get(a.out, i, 2), data);
+        free(data);
+        json_decref(j);
+    }
+    if (n == NOTIFY_POLL_ROWS)
+        P.since = db_int(a.out, n - 1, 4); /* a burst: go on from the last row */
+    else if (started - NOTIFY_POLL_OVERLAP_US > P.since)
+        P.since = started - NOTIFY_POLL_OVERLAP_US;
+    db_res_free(a.out);
+}
+
+static void poll_start(void)
+{
+    if (P.on)
+        return;
+    P.on = 1;
+    P.since = clock_now_us() - NOTIFY_POLL_LOOKBACK_US;
+    log_warn("notify: redis is not reachable; polling the database for other nodes' events "
+             "until it is back");
+}
+
+static void poll_stop(void)
+{
+    if (!P.on)
+        return;
+    poll_once(); /* what was published while the subscription came back */
+    P.on = 0;
+    log_info("notify: redis is back; events come through it again");
+}
+
 /* Reads messages until the connection breaks (or shutdown breaks it). */
 static void sub_loop(redisContext *c)
 {
@@ -228,6 +318,7 @@ static void sub_loop(redisContext *c)
     if (!r)
         return;
     freeReplyObject(r);
+    poll_stop();
     while (redisGetReply(c, &vr) == REDIS_OK) {
         r = vr;
         if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
@@ -244,7 +335,9 @@ static void *sub_main(void *arg)
     while (!stopping()) {
         redisContext *c = redis_connect();
         if (!c) {
-            struct timespec ts = {1, 0};
+            struct timespec ts = {0, NOTIFY_POLL_US * 1000L};
+            poll_start();
+            poll_once();
             nanosleep(&ts, NULL);
             continue;
         }
@@ -257,7 +350,7 @@ static void *sub_main(void *arg)
         N.sub = NULL;
         pthread_mutex_unlock(&N.sub_mu);
         redisFree(c);
-        if (!stopping())
+        if (!stopping() && !P.on)
             log_warn("notify: redis subscription lost; reconnecting");
     }
     return NULL;
@@ -301,6 +394,8 @@ void notify_shutdown(void)
     N.pub = NULL;
     pthread_mutex_unlock(&N.pub_mu);
     N.redis_on = 0;
+    P.on = 0;
+    notify_seen_clear();
 }
 
 /* ---- queries for notify_http.c (notify/internal.h) -------------------------- */

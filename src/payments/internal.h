@@ -149,18 +149,17 @@ int sbx_checkout_pay(struct db_conn *tx, const struct sbx_req *in, struct sbx_re
  * payment_intent.payment_failed); 409 when nothing is pending. */
 int sbx_checkout_authenticate(struct db_conn *tx, const struct sbx_req *in,
                               struct sbx_resp *out, struct souk_errinfo *ei);
-/* Idempotency-Key storage (sandbox_idempotency), inside the caller's
- * transaction. find: *found when the key is stored; *same when its request
- * fingerprint matches, and then out gets the stored answer (body a new
- * reference). claim: takes the key before the operation (a concurrent
- * holder makes it fail with SOUK_CONFLICT). settle: keeps a 2xx answer for
- * replay, forgets the key otherwise. */
-int sbx_idem_find(struct db_conn *tx, const char *key, const char *fingerprint, int *found,
-                  int *same, struct sbx_resp *out, struct souk_errinfo *ei);
-int sbx_idem_claim(struct db_conn *tx, const char *key, const char *fingerprint,
-                   struct souk_errinfo *ei);
-int sbx_idem_settle(struct db_conn *tx, const char *key, const struct sbx_resp *out,
-                    struct souk_errinfo *ei);
+/* Runs op in a transaction of its own. With idem (an Idempotency-Key; the
+ * request's fingerprint beside it), the first 2xx answer is stored and a
+ * replay gets it back (*replayed set); a different request under the same
+ * key is answered 400 idempotency_error, and a concurrent one fails with
+ * SOUK_CONFLICT (the caller answers Stripe's 409). */
+int sbx_call(struct db *db, sbx_op op, const struct sbx_req *in, const char *idem,
+             const char *fingerprint, struct sbx_resp *out, int *replayed,
+             struct souk_errinfo *ei);
+/* Runs a reading op (sbx_session_get) outside a transaction. */
+int sbx_read(struct db *db, sbx_op op, const struct sbx_req *in, struct sbx_resp *out,
+             struct souk_errinfo *ei);
 /* A Stripe error body. Returns 0. */
 int sbx_error(struct sbx_resp *out, int status, const char *type, const char *code,
               const char *param, const char *message);

@@ -1265,8 +1265,8 @@ void sandbox_stop(void)
 
 /* ---- Idempotency-Key storage (sandbox_idempotency) -------------------------- */
 
-int sbx_idem_find(struct db_conn *tx, const char *key, const char *fingerprint, int *found,
-                  int *same, struct sbx_resp *out, struct souk_errinfo *ei)
+static int sbx_idem_find(struct db_conn *tx, const char *key, const char *fingerprint,
+                         int *found, int *same, struct sbx_resp *out, struct souk_errinfo *ei)
 {
     struct db_res *r = NULL;
     int err = db_query(tx, "SELECT request, status, body FROM sandbox_idempotency WHERE key = $1",
@@ -1287,8 +1287,8 @@ int sbx_idem_find(struct db_conn *tx, const char *key, const char *fingerprint, 
  * writers anyway) and then fails with a unique violation, answered 409 like
  * Stripe's "in-progress request". Without this it could run the operation a
  * second time on what the first request had just committed. */
-int sbx_idem_claim(struct db_conn *tx, const char *key, const char *fingerprint,
-                   struct souk_errinfo *ei)
+static int sbx_idem_claim(struct db_conn *tx, const char *key, const char *fingerprint,
+                          struct souk_errinfo *ei)
 {
     return db_exec(tx,
                    "INSERT INTO sandbox_idempotency (key, request, status, body, created_at) "
@@ -1298,8 +1298,8 @@ int sbx_idem_claim(struct db_conn *tx, const char *key, const char *fingerprint,
 
 /* Keeps a 2xx answer for replay; anything else is forgotten (the key may be
  * used again), as Stripe does for requests that did not succeed. */
-int sbx_idem_settle(struct db_conn *tx, const char *key, const struct sbx_resp *out,
-                    struct souk_errinfo *ei)
+static int sbx_idem_settle(struct db_conn *tx, const char *key, const struct sbx_resp *out,
+                           struct souk_errinfo *ei)
 {
     char *text;
     int err;
@@ -1312,4 +1312,67 @@ int sbx_idem_settle(struct db_conn *tx, const char *key, const struct sbx_resp *
                   DB_PARAMS(DBT(key), DBI(out->status), DBT(text)), NULL, ei);
     free(text);
     return err;
+}
+
+/* ---- one API call ------------------------------------------------------------------ */
+
+struct call {
+    sbx_op op;
+    const struct sbx_req *in;
+    const char *idem, *fingerprint;
+    struct sbx_resp *out;
+    int *replayed;
+};
+
+/* A stored answer for the key: replays it, or refuses a different request
+ * under the same key. */
+static int replay(struct db_conn *tx, struct call *c, int *found, struct souk_errinfo *ei)
+{
+    int same = 0;
+    int err = sbx_idem_find(tx, c->idem, c->fingerprint, found, &same, c->out, ei);
+
+    if (*found && !same)
+        sbx_error(c->out, 400, "idempotency_error", NULL, NULL,
+                  "Keys for idempotent requests can only be used with the same parameters "
+                  "they were first used with.");
+    else if (*found)
+        *c->replayed = 1;
+    return err;
+}
+
+static int call_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
+{
+    struct call *c = arg;
+    int found = 0, err;
+
+    json_decref(c->out->body); /* a retried attempt starts over */
+    memset(c->out, 0, sizeof *c->out);
+    *c->replayed = 0;
+    if (c->idem && ((err = replay(tx, c, &found, ei)) || found ||
+                    (err = sbx_idem_claim(tx, c->idem, c->fingerprint, ei))))
+        return err;
+    if ((err = c->op(tx, c->in, c->out, ei)))
+        return err;
+    return c->idem ? sbx_idem_settle(tx, c->idem, c->out, ei) : 0;
+}
+
+int sbx_call(struct db *db, sbx_op op, const struct sbx_req *in, const char *idem,
+             const char *fingerprint, struct sbx_resp *out, int *replayed,
+             struct souk_errinfo *ei)
+{
+    struct call c = {op, in, idem, fingerprint, out, replayed};
+    return db_tx_run(db, call_tx, &c, ei);
+}
+
+static int read_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    struct call *x = arg;
+    return x->op(c, x->in, x->out, ei);
+}
+
+int sbx_read(struct db *db, sbx_op op, const struct sbx_req *in, struct sbx_resp *out,
+             struct souk_errinfo *ei)
+{
+    struct call c = {.op = op, .in = in, .out = out};
+    return db_run(db, read_fn, &c, ei);
 }

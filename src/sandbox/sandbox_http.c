@@ -28,7 +28,6 @@
 
 #include "core/arena.h"
 #include "core/money.h"
-#include "db/db.h"
 #include "http/http.h"
 #include "payments/internal.h"
 
@@ -56,46 +55,12 @@ static int key_ok(const struct http_req *req)
 }
 
 struct call {
-    sbx_op op;
     struct sbx_req in;
     const char *idem;
     const char *fingerprint;
     struct sbx_resp out;
     int replayed;
 };
-
-/* A stored answer for the key: replays it, or refuses a different request
- * under the same key. */
-static int replay(struct db_conn *tx, struct call *c, int *found, struct souk_errinfo *ei)
-{
-    int same = 0;
-    int err = sbx_idem_find(tx, c->idem, c->fingerprint, found, &same, &c->out, ei);
-
-    if (*found && !same) {
-        sbx_error(&c->out, 400, "idempotency_error", NULL, NULL,
-                  "Keys for idempotent requests can only be used with the same parameters "
-                  "they were first used with.");
-    } else if (*found) {
-        c->replayed = 1;
-    }
-    return err;
-}
-
-static int call_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
-{
-    struct call *c = arg;
-    int found = 0, err;
-
-    json_decref(c->out.body);
-    memset(&c->out, 0, sizeof c->out);
-    c->replayed = 0;
-    if (c->idem && ((err = replay(tx, c, &found, ei)) || found ||
-                    (err = sbx_idem_claim(tx, c->idem, c->fingerprint, ei))))
-        return err;
-    if ((err = c->op(tx, &c->in, &c->out, ei)))
-        return err;
-    return c->idem ? sbx_idem_settle(tx, c->idem, &c->out, ei) : 0;
-}
 
 /* SOUK_SANDBOX_LATENCY_MS (default 0, at most 60000): every API answer
  * comes that much later, like a provider a few hundred ms away. The wait
@@ -120,7 +85,7 @@ static int64_t latency_ms(void)
 static int run_api(struct http_req *req, sbx_op op, const char *id)
 {
     struct souk_errinfo ei = {0};
-    struct call c = {.op = op};
+    struct call c = {0};
     int err;
 
     stripe_loop_sleep_ms(latency_ms());
@@ -138,7 +103,7 @@ static int run_api(struct http_req *req, sbx_op op, const char *id)
         c.fingerprint = arena_sprintf(req->arena, "%s %s %s", req->method, req->path,
                                       req->body ? req->body : "");
     }
-    err = db_tx_run(req->db, call_tx, &c, &ei);
+    err = sbx_call(req->db, op, &c.in, c.idem, c.fingerprint, &c.out, &c.replayed, &ei);
     if (err) {
         json_decref(c.out.body);
         c.out.body = NULL;
@@ -242,18 +207,6 @@ static const char *PAGE =
     "3-D Secure.</p>"
     "%s</body></html>";
 
-struct page_args {
-    const char *id;
-    struct sbx_resp s;
-};
-
-static int load_session(struct db_conn *c, void *arg, struct souk_errinfo *ei)
-{
-    struct page_args *p = arg;
-    struct sbx_req in = {.id = p->id, .for_page = 1};
-    return sbx_session_get(c, &in, &p->s, ei);
-}
-
 static int page(struct http_req *req, int status, const json_t *s, const char *error)
 {
     const char *id = json_string_value(json_object_get(s, "id"));
@@ -291,13 +244,14 @@ static int simple_page(struct http_req *req, int status, const char *msg)
 static int session_for_page(struct http_req *req, json_t **out)
 {
     struct souk_errinfo ei = {0};
-    struct page_args p = {.id = http_param(req, 0)};
-    int err = db_run(req->db, load_session, &p, &ei);
+    struct sbx_req in = {.id = http_param(req, 0), .for_page = 1};
+    struct sbx_resp s = {0};
+    int err = sbx_read(req->db, sbx_session_get, &in, &s, &ei);
 
     souk_errinfo_cleanup(&ei);
-    *out = p.s.status == 200 ? p.s.body : NULL;
+    *out = s.status == 200 ? s.body : NULL;
     if (!*out)
-        json_decref(p.s.body);
+        json_decref(s.body);
     return err;
 }
 
@@ -338,14 +292,14 @@ static int auth_page(struct http_req *req)
 static int page_post(struct http_req *req, sbx_op op)
 {
     struct souk_errinfo ei = {0};
-    struct call c = {.op = op};
+    struct call c = {0};
     json_t *s = NULL;
     int err;
 
     c.in.n = form_parse(req->arena, req->body ? req->body : "", req->body_len,
                         (struct form_kv **)&c.in.kv);
     c.in.id = http_param(req, 0);
-    err = db_tx_run(req->db, call_tx, &c, &ei);
+    err = sbx_call(req->db, op, &c.in, NULL, NULL, &c.out, &c.replayed, &ei);
     souk_errinfo_cleanup(&ei);
     http_keep(req, c.out.body);
     if (err)

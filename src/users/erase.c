@@ -96,8 +96,23 @@ static int email_of(struct db_conn *c, const char *user_id, char email[256],
 static const struct userdata_part part = {
     .key = "user", .export_fn = export_user, .erase = erase_user, .order = 1000};
 
+/* auth's view of an account when it renews tokens. */
+static int account_state(struct db_conn *c, const char *user_id, int *role, int *is_active,
+                         struct souk_errinfo *ei)
+{
+    struct user u;
+    int err = users_get(c, user_id, &u, ei);
+
+    if (!err) {
+        *role = u.role;
+        *is_active = u.is_active;
+    }
+    return err;
+}
+
 void users_init(void)
 {
+    auth_set_account_lookup(account_state);
     userdata_set_authenticator(authenticate);
     userdata_set_email_lookup(email_of);
     userdata_register(&part);

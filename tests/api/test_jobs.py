@@ -1,6 +1,6 @@
 """test_jobs.py - the durable job queue seen from outside, on SQLite and PostgreSQL.
 
-Uses the test job kinds (SOUK_TEST_JOBS=1, src/jobs/testjobs.c) through the ADMIN-only
+Uses the test job kinds (SOUK_TEST_JOBS=1, src/testjobs.c) through the ADMIN-only
 POST /api/admin/jobs/enqueue/, and reads test_job_runs (one row per completed run) directly.
 Covers: the admin endpoints and their authorization, unique keys, backoff timing, dead jobs and
 retry, a `souk worker` killed with SIGKILL mid-job (its lease expires, the job completes exactly

@@ -16,8 +16,11 @@
  * test mode. Nothing here runs in production: testjobs_init() returns 0
  * and registers nothing unless SOUK_TEST_JOBS=1.
  *
+ * It sits above the modules (like app.c): the jobs module knows nothing of
+ * mail or notify.
+ *
  * Thread safety: handlers run on any worker thread; testjobs_init from
- * the main thread before jobs_start.
+ * the main thread before jobs_start (app_init_modules calls it).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,7 @@
 #include "jobs/jobs.h"
 #include "mail/mail.h"
 #include "notify/notify.h"
+#include "testjobs.h"
 
 #define TEST_SLEEP_MAX_MS 600000
 
@@ -133,9 +137,8 @@ static int test_mail(struct db *db, const struct job *job, struct souk_errinfo *
 int testjobs_init(void)
 {
     static int done;
-    const char *on = getenv("SOUK_TEST_JOBS");
 
-    if (!on || strcmp(on, "1") != 0)
+    if (!jobs_test_mode())
         return 0;
     if (!done) {
         job_register("test.record", test_record, 5);
