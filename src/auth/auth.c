@@ -443,7 +443,9 @@ static int account_of(struct db_conn *c, const char *user_id, int *role, int *is
                       struct souk_errinfo *ei)
 {
     auth_account_fn fn = atomic_load(&account_lookup);
-    return fn ? fn(c, user_id, role, is_active, ei) : SOUK_NOT_FOUND;
+    if (!fn) /* a wiring fault: refuse, but revoke nothing */
+        return souk_fail(ei, SOUK_INTERNAL, "auth: no account lookup (users_init not called)");
+    return fn(c, user_id, role, is_active, ei);
 }
 
 static int refresh_in_tx(struct db_conn *c, const char *refresh, struct auth_tokens *out,

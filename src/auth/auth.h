@@ -78,7 +78,7 @@ int auth_refresh(struct db *db, const char *refresh, struct auth_tokens *out,
 /* What a refresh needs of the account, inside its transaction: the role,
  * and whether it is active. SOUK_NOT_FOUND when the user is gone. The users
  * module owns the table and sets the lookup (users_init); until it is set,
- * every refresh is refused as AUTH_REFRESH_INACTIVE. */
+ * a refresh fails with SOUK_INTERNAL and revokes nothing. */
 typedef int (*auth_account_fn)(struct db_conn *c, const char *user_id, int *role,
                                int *is_active, struct souk_errinfo *ei);
 void auth_set_account_lookup(auth_account_fn fn);
