@@ -158,6 +158,12 @@ static int cmd_serve(int argc, char **argv)
     raise_nofile();
 
     db = open_db(cfg.db_pool, NULL);
+    if (cfg.database_replica_url[0] &&
+        db_replica_attach(db, cfg.database_replica_url, cfg.db_pool, cfg.redis_url, &ei)) {
+        fprintf(stderr, "souk: %s\n", ei.detail);
+        db_close(db);
+        return 1;
+    }
     if (app_init(db, &ei)) {
         fprintf(stderr, "souk: start-up failed: %s\n", ei.detail);
         db_close(db);

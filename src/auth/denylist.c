@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/str.h"
 #include "auth/denylist.h"
 #include "core/arena.h"
 
@@ -28,11 +29,7 @@ static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
 
 static unsigned hash(const char *s)
 {
-    unsigned h = 2166136261u; /* FNV-1a */
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h % DENY_BUCKETS;
+    return str_hash(s) % DENY_BUCKETS;
 }
 
 static int make_key(char out[DENY_KEY_MAX], char kind, const char *id)

@@ -40,6 +40,7 @@ static const struct opt opts[] = {
     {"SOUK_LISTEN", K_LISTEN, 0, 0, 0, 0},
     S("SOUK_PUBLIC_URL", public_url),
     S("SOUK_SECRET_KEY", secret_key),
+    S("SOUK_DATABASE_REPLICA_URL", database_replica_url),
     S("SOUK_REDIS_URL", redis_url),
     S("SOUK_SMTP_URL", smtp_url),
     S("SOUK_MEDIA_DIR", media_dir),

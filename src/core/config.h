@@ -13,6 +13,7 @@ struct souk_config {
     int listen_port;         /* SOUK_LISTEN port part, default 8000 (0 = any free port) */
     char public_url[512];    /* SOUK_PUBLIC_URL, default http://<listen> */
     char secret_key[256];    /* SOUK_SECRET_KEY, else <data_dir>/secret_key (0600, generated) */
+    char database_replica_url[1024]; /* SOUK_DATABASE_REPLICA_URL, optional: a hot standby */
     char redis_url[512];     /* SOUK_REDIS_URL, optional */
     char smtp_url[512];      /* SOUK_SMTP_URL, optional */
     char media_dir[512];     /* SOUK_MEDIA_DIR, default <data_dir>/media */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <pthread.h>
 
+#include "core/str.h"
 #include "core/arena.h"
 #include "core/metrics.h"
 
@@ -47,10 +48,7 @@ static int nfams, capfams, nseries;
 
 static unsigned hash_str(const char *s)
 {
-    unsigned h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
+    return str_hash(s);
 }
 
 static struct family *family_get(const char *name)

@@ -36,3 +36,12 @@ void strbuf_puts(struct strbuf *b, const char *s)
 {
     strbuf_put(b, s, strlen(s));
 }
+
+unsigned str_hash(const char *s)
+{
+    unsigned h = 2166136261u;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}

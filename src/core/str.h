@@ -11,6 +11,8 @@
 
 /* Copies s (NULL counts as "") into dst of n bytes, cut short and always NUL-terminated. */
 void str_copy(char *dst, size_t n, const char *s);
+/* FNV-1a of a NUL-terminated string (hash tables; not for anything an attacker must not steer). */
+unsigned str_hash(const char *s);
 
 /* The value 0..15 of one hex digit (either case), or -1 when c is not one. */
 int str_hex_digit(char c);

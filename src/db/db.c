@@ -23,16 +23,6 @@
 #include "core/log.h"
 #include "db/internal.h"
 
-struct db {
-    const struct db_driver *drv;
-    char *target; /* file path or libpq conninfo (may hold a password: never log) */
-    int size, nfree;
-    struct db_conn *conns; /* size connections */
-    struct db_conn **free; /* stack of the nfree idle ones */
-    pthread_mutex_t mu;
-    pthread_cond_t cv; /* a connection came back */
-};
-
 /* ---- fault injection ---------------------------------------------------- */
 
 static atomic_long fault_countdown; /* > 0: the call that takes it to 0 fails */
@@ -144,7 +134,7 @@ static void pool_free(struct db *db)
     free(db);
 }
 
-int db_open(const char *url, int size, struct db **out, struct souk_errinfo *ei)
+int db_open_pool(const char *url, int size, int lazy, struct db **out, struct souk_errinfo *ei)
 {
     struct db *db = xcalloc(1, sizeof(*db));
     int err;
@@ -166,8 +156,12 @@ int db_open(const char *url, int size, struct db **out, struct souk_errinfo *ei)
         c->drv = db->drv;
         c->hooks_tail = &c->hooks;
         if ((err = db->drv->connect(c, db->target, ei))) {
-            pool_free(db);
-            return err;
+            if (!lazy) {
+                pool_free(db);
+                return err;
+            }
+            c->broken = 1; /* tried again when taken */
+            souk_errinfo_cleanup(ei);
         }
         db->free[db->nfree++] = c;
     }
@@ -175,10 +169,16 @@ int db_open(const char *url, int size, struct db **out, struct souk_errinfo *ei)
     return 0;
 }
 
+int db_open(const char *url, int size, struct db **out, struct souk_errinfo *ei)
+{
+    return db_open_pool(url, size, 0, out, ei);
+}
+
 void db_close(struct db *db)
 {
     if (!db)
         return;
+    db_replica_detach(db);
     pthread_mutex_lock(&db->mu);
     while (db->nfree < db->size)
         pthread_cond_wait(&db->cv, &db->mu);

@@ -99,6 +99,26 @@ void db_after_commit(struct db_conn *c, void (*hook)(void *arg), void *arg,
 /* Set while inside db_tx_run on this connection. */
 int db_in_tx(const struct db_conn *c);
 
+/* Read replica (replica.c). db_replica_attach gives a PostgreSQL pool a pool of `size`
+ * connections to a streaming-replication hot standby (SOUK_DATABASE_REPLICA_URL); a standby
+ * that is down at start is connected to later. redis_url (may be NULL or "") shares the
+ * writers' positions between nodes. 0 ok; SOUK_INVALID for a URL that is not PostgreSQL's.
+ *
+ * db_read_pool(db, who): the pool a read that may lag should use for caller `who` (a user id,
+ * NULL when anonymous): db itself when it has no replica, when the replica failed a moment
+ * ago, or when `who` wrote something the standby has not replayed yet (compared by WAL
+ * position, LSN); the replica's pool otherwise. db_run on the replica's pool falls back to
+ * the primary when the standby cannot answer. Only for reads (db_run), never db_tx_run.
+ *
+ * db_note_write(db, who): after a request of `who` that may have written (committed): reads
+ * the primary's WAL position and keeps it for `who` on this node and, with Redis, for every
+ * node (60 s). No-op without a replica. */
+int db_replica_attach(struct db *db, const char *url, int size, const char *redis_url,
+                      struct souk_errinfo *ei);
+int db_has_replica(const struct db *db);
+struct db *db_read_pool(struct db *db, const char *who);
+void db_note_write(struct db *db, const char *who);
+
 /* Fault injection for tests: when n > 0, the n-th db_query/db_exec from
  * now on fails with SOUK_INTERNAL (SOUK_DB_FAIL_NTH in the environment). */
 void db_fault_fail_nth(long n);

@@ -50,6 +50,32 @@ int db_res_add_row(struct db_res *r);
 /* Sets a cell of the last row; s == NULL stores SQL NULL. */
 void db_res_set_cell(struct db_res *r, int col, const char *s, size_t len);
 
+/* ---- the pool ------------------------------------------------------------ */
+
+struct db_replica; /* replica.c */
+
+struct db {
+    const struct db_driver *drv;
+    char *target; /* file path or libpq conninfo (may hold a password: never log) */
+    int size, nfree;
+    struct db_conn *conns; /* size connections */
+    struct db_conn **free; /* stack of the nfree idle ones */
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* a connection came back */
+    struct db_replica *rep; /* on a primary: its read replica, or NULL */
+    struct db *primary;     /* on a replica's pool: the primary it falls back to */
+};
+
+/* db_open; with lazy, a connection that cannot be made now is left broken (made when
+ * taken) instead of failing the open (a replica may be down when souk starts). */
+int db_open_pool(const char *url, int size, int lazy, struct db **out, struct souk_errinfo *ei);
+/* db_run on exactly this pool (no fallback from a replica to its primary). */
+int db_run_here(struct db *db, db_tx_fn fn, void *arg, struct souk_errinfo *ei);
+/* replica.c: closes and frees db's replica, if any (db_close calls it). */
+void db_replica_detach(struct db *db);
+/* replica.c: a read on db's replica failed with err: reads go to the primary for a while. */
+void db_replica_failed(struct db *primary, int err, const char *detail);
+
 /* ---- connections and drivers ------------------------------------------- */
 
 struct db_hook {

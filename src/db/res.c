@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/str.h"
 #include "core/arena.h"
 #include "db/internal.h"
 
@@ -144,11 +145,7 @@ void db_res_free(struct db_res *r)
 
 static unsigned hash_sql(const char *s)
 {
-    unsigned h = 2166136261u; /* FNV-1a */
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h % DB_CACHE_BUCKETS;
+    return str_hash(s) % DB_CACHE_BUCKETS;
 }
 
 void *db_cache_get(const struct db_cache *c, const char *sql)

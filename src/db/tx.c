@@ -181,7 +181,7 @@ int db_tx_run(struct db *db, db_tx_fn fn, void *arg, struct souk_errinfo *ei)
     }
 }
 
-int db_run(struct db *db, db_tx_fn fn, void *arg, struct souk_errinfo *ei)
+int db_run_here(struct db *db, db_tx_fn fn, void *arg, struct souk_errinfo *ei)
 {
     struct db_conn *c = db_acquire(db, DB_ACQUIRE_TIMEOUT_MS);
     int err;
@@ -190,6 +190,20 @@ int db_run(struct db *db, db_tx_fn fn, void *arg, struct souk_errinfo *ei)
         return souk_fail(ei, SOUK_UNAVAILABLE, "no database connection available");
     err = fn(c, arg, ei);
     db_release(c);
+    return err;
+}
+
+/* On a replica's pool, a read that finds the standby unreachable (or cancelled by a
+ * recovery conflict) is run again on the primary: fn only reads, so running it twice is safe. */
+int db_run(struct db *db, db_tx_fn fn, void *arg, struct souk_errinfo *ei)
+{
+    int err = db_run_here(db, fn, arg, ei);
+
+    if (err && db->primary && (err == SOUK_UNAVAILABLE || err == SOUK_RETRY)) {
+        db_replica_failed(db->primary, err, ei->detail);
+        souk_errinfo_cleanup(ei);
+        err = db_run_here(db->primary, fn, arg, ei);
+    }
     return err;
 }
 

@@ -35,6 +35,7 @@
 #include <time.h>
 #include <microhttpd.h>
 
+#include "core/str.h"
 #include "core/arena.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -89,10 +90,7 @@ static void sockaddr_text(const struct sockaddr *sa, char *out)
 
 static unsigned addr_hash(const char *s)
 {
-    unsigned h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h % ADDR_BUCKETS;
+    return str_hash(s) % ADDR_BUCKETS;
 }
 
 static struct addr_count *addr_find(struct conn_guard *g, const char *ip, int create)

@@ -113,6 +113,10 @@ const char *http_header(const struct http_req *req, const char *name); /* case-i
 const char *http_query(const struct http_req *req, const char *key);   /* first value */
 int http_query_all(const struct http_req *req, const char *key, const char **out, int max);
 const char *http_param(const struct http_req *req, int i);
+/* The pool for a read that may lag a little (lists, search, public details): a read
+ * replica when one is configured and the caller has no write it has not replayed yet, else
+ * req->db (db_read_pool). Never for a read that decides a write. */
+struct db *http_read_db(struct http_req *req);
 /* Parses the body as JSON: 415 unsupported_media_type when the request has a
  * body but is not application/json; 400 validation_error when it is not
  * JSON. An empty body parses as an empty object. The result is owned by the

@@ -17,6 +17,7 @@
 
 #include "core/arena.h"
 #include "core/config.h"
+#include "db/db.h"
 #include "http/internal.h"
 #include "core/str.h"
 
@@ -35,6 +36,11 @@ struct http_req *http_req_new(void)
     ctx->req.peer_ip = "-";
     ctx->req.body = "";
     return &ctx->req;
+}
+
+struct db *http_read_db(struct http_req *req)
+{
+    return db_read_pool(req->db, req->user ? req->user->id : NULL);
 }
 
 void http_req_free(struct http_req *req)

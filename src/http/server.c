@@ -62,6 +62,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/uuid.h"
+#include "db/db.h"
 #include "http/guard.h"
 #include "http/internal.h"
 #include "http/proxy.h"
@@ -217,6 +218,11 @@ static int rate_limited(struct http_server *s, struct http_req *req, struct souk
 static void run_handler(const struct route_entry *route, struct http_req *req)
 {
     int rc = route->fn(req);
+
+    /* before the answer leaves: the writer's next read, on any node, knows its write */
+    if (req->user && strcmp(req->method, "GET") && strcmp(req->method, "HEAD") &&
+        strcmp(req->method, "OPTIONS"))
+        db_note_write(req->db, req->user->id);
     if (req->status == 0) {
         struct souk_errinfo ei = {0};
         if (rc == 0)

@@ -115,13 +115,15 @@ static int my_profile(struct http_req *req, struct vendor_profile *p, struct sou
     return err;
 }
 
-/* Reads the listing; one the caller may not see is SOUK_NOT_FOUND. */
-static int listing_seen(struct http_req *req, struct listing *l, struct souk_errinfo *ei)
+/* Reads the listing from db (the primary before a write, http_read_db for a plain read);
+ * one the caller may not see is SOUK_NOT_FOUND. */
+static int listing_seen(struct http_req *req, struct db *db, struct listing *l,
+                        struct souk_errinfo *ei)
 {
     int err;
 
     if ((err = policy_anyone(req, ei)) ||
-        (err = listings_get(req->db, http_param(req, 0), req->arena, l, ei)))
+        (err = listings_get(db, http_param(req, 0), req->arena, l, ei)))
         return err;
     if (!listings_is_public(l) && !policy_staff_or_owner(req, l->owner_id))
         return souk_fail(ei, SOUK_NOT_FOUND, "No such listing.");
@@ -405,7 +407,7 @@ static int list_respond(struct http_req *req, const struct listing_filter *f,
 
     http_keep(req, results);
     if ((err = cursor_parse(req, pg, f, &c, ei)) ||
-        (err = listings_list(req->db, f, &c, req->arena, &rows, &n, ei)))
+        (err = listings_list(http_read_db(req), f, &c, req->arena, &rows, &n, ei)))
         return http_problem(req, err, ei);
     shown = n > pg->size ? pg->size : n;
     cache = arena_calloc(req->arena, (size_t)shown + 1, sizeof *cache);
@@ -492,7 +494,7 @@ static int listing_get(struct http_req *req)
     struct listing l;
     int err;
 
-    if ((err = listing_seen(req, &l, &ei)))
+    if ((err = listing_seen(req, http_read_db(req), &l, &ei)))
         return http_problem(req, err, &ei);
     return respond_one(req, 200, &l);
 }
@@ -505,7 +507,7 @@ static int listing_patch(struct http_req *req)
     struct listing l;
     int err;
 
-    if ((err = listing_seen(req, &l, &ei)) ||
+    if ((err = listing_seen(req, req->db, &l, &ei)) ||
         (err = policy_owner_or_admin(req, l.owner_id, &ei)) ||
         (err = listing_parse(req, 0, &in, &ei)) ||
         (err = listings_update(req->db, l.id, &in, req->arena, &l, &ei)))
@@ -520,7 +522,7 @@ static int listing_delete(struct http_req *req)
     struct listing l;
     int err;
 
-    if ((err = listing_seen(req, &l, &ei)) ||
+    if ((err = listing_seen(req, req->db, &l, &ei)) ||
         (err = policy_owner_or_admin(req, l.owner_id, &ei)) ||
         (err = listings_delete(req->db, l.id, &ei)))
         return http_problem(req, err, &ei);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/str.h"
 #include "core/arena.h"
 #include "notify/internal.h"
 
@@ -34,11 +35,7 @@ static struct {
 
 static unsigned hash(const char *id)
 {
-    unsigned h = 2166136261u; /* FNV-1a */
-
-    for (; *id; id++)
-        h = (h ^ (unsigned char)*id) * 16777619u;
-    return h % SEEN_BUCKETS;
+    return str_hash(id) % SEEN_BUCKETS;
 }
 
 static void drop_oldest(void)

@@ -232,7 +232,7 @@ static int projects_detail(struct http_req *req)
     const char *viewer = req->user ? req->user->id : NULL;
     int err;
     if ((err = policy_anyone(req, &ei)) ||
-        (err = projects_get(req->db, http_param(req, 0), viewer, req->arena, &p, &ei)))
+        (err = projects_get(http_read_db(req), http_param(req, 0), viewer, req->arena, &p, &ei)))
         return http_problem(req, err, &ei);
     if (p.hidden_at && !policy_is_staff(req) && !(viewer && strcmp(viewer, p.owner_user_id) == 0))
         return http_problem(req, souk_fail(&ei, SOUK_NOT_FOUND, "No such project."), &ei);
@@ -249,7 +249,7 @@ static int list_respond(struct http_req *req, struct project_filter *f, struct p
     struct project *rows;
     int n, err;
     f->limit = pg->size + 1;
-    if ((err = projects_list(req->db, f, req->user ? req->user->id : NULL, req->arena, &rows, &n,
+    if ((err = projects_list(http_read_db(req), f, req->user ? req->user->id : NULL, req->arena, &rows, &n,
                              &ei)))
         return http_problem(req, err, &ei);
     json_t *results = json_array();

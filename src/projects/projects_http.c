@@ -200,7 +200,7 @@ static int specialists_index(struct http_req *req)
     f.category = nonempty(http_query(req, "category"));
     f.q = nonempty(http_query(req, "q"));
     f.limit = pg.size + 1;
-    if ((err = specialists_list(req->db, &f, req->user ? req->user->id : NULL, req->arena, &rows,
+    if ((err = specialists_list(http_read_db(req), &f, req->user ? req->user->id : NULL, req->arena, &rows,
                                 &n, &ei)))
         return http_problem(req, err, &ei);
     json_t *results = json_array();

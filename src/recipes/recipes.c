@@ -36,6 +36,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/str.h"
 #include "core/arena.h"
 #include "core/clock.h"
 #include "core/json.h"
@@ -416,11 +417,7 @@ static struct {
 
 static unsigned expand_slot(const char *w)
 {
-    unsigned h = 2166136261u;
-
-    for (; *w; w++)
-        h = (h ^ (unsigned char)*w) * 16777619u;
-    return h % EXPAND_SLOTS;
+    return str_hash(w) % EXPAND_SLOTS;
 }
 
 static const char *expand_get(struct arena *a, const char *w)

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <pthread.h>
 
+#include "core/str.h"
 #include "auth/policy.h"
 #include "core/arena.h"
 #include "core/clock.h"
@@ -391,11 +392,7 @@ static char *cache_key(struct http_req *req, const char *chef_id)
 
 static unsigned slot_of(const char *key)
 {
-    unsigned h = 2166136261u;
-
-    for (const char *p = key; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    return h % LIST_CACHE_SLOTS;
+    return str_hash(key) % LIST_CACHE_SLOTS;
 }
 
 static int cache_get(struct http_req *req, const char *key)
@@ -456,8 +453,10 @@ static int list_run(struct http_req *req, const char *chef_id)
     if (chef_id)
         f.chef_id = chef_id;
     la.size = pg.size;
-    if ((err = recipes_list_visible(req->db, &v, &f, &la.cur, la.size, req->arena, &la.page,
-                                    &ei)))
+    /* A cached answer is filled from the primary: a replica that has not replayed the write
+     * that just emptied the cache would put the old page back for the whole TTL. */
+    if ((err = recipes_list_visible(key ? req->db : http_read_db(req), &v, &f, &la.cur,
+                                    la.size, req->arena, &la.page, &ei)))
         return http_problem(req, err, &ei);
     env = list_envelope(req, &pg, &la);
     if (key)

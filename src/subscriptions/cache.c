@@ -28,6 +28,7 @@
 #include <time.h>
 #include <hiredis/hiredis.h>
 
+#include "core/str.h"
 #include "core/arena.h"
 #include "core/clock.h"
 #include "core/config.h"
@@ -90,11 +91,7 @@ void subs_cache_stats(long *hits, long *misses)
 
 static unsigned bucket(const char *user_id)
 {
-    unsigned h = 2166136261u;
-
-    for (const char *p = user_id; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    return h % CACHE_BUCKETS;
+    return str_hash(user_id) % CACHE_BUCKETS;
 }
 
 static void entry_free(struct entry *e)

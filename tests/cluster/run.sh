@@ -20,13 +20,15 @@ export SOUK_TEST_DB=pgsql SOUK_TEST_PG_DATA=$SVC_PG_DATA SOUK_TEST_PG_BIN=$SVC_P
     SOUK_TEST_REDIS_PID=$SVC_REDIS_PID
 TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/souk-cluster.XXXXXX") && export TMPDIR
 trap 'svc_stop_all; rm -rf "$TMPDIR"' EXIT
-# 1) the cluster and its faults; 2) failover to a promoted standby (ends the primary for good)
+# 1) the cluster and its faults; 2) with a standby: reads on the replica, then failover to the
+# promoted standby (ends the primary for good)
 /usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml="$TMPDIR/junit1.xml" \
     -o junit_family=xunit2 "$ROOT/tests/cluster/test_cluster.py" "$@"
 rc=$?
 if svc_standby_start; then
     /usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml="$TMPDIR/junit2.xml" \
-        -o junit_family=xunit2 "$ROOT/tests/cluster/test_failover.py" "$@" || rc=1
+        -o junit_family=xunit2 "$ROOT/tests/cluster/test_replica.py" \
+        "$ROOT/tests/cluster/test_failover.py" "$@" || rc=1
 else
     rc=1
 fi

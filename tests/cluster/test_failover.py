@@ -4,38 +4,14 @@ promoted standby without a restart (issue 17). Needs the standby tests/cluster/r
 ends the primary for good."""
 
 import os
-import subprocess
-import time
 import urllib.parse
 import uuid
 
 import pytest
 
 from identity_helpers import make_user
-from souk_client import PSQL, SoukServer
-
-
-def pg_ctl(data, *args):
-    cmd = [os.environ["SOUK_TEST_PG_BIN"] + "/pg_ctl", "-D", data, "-w", "-t", "60", *args]
-    if os.geteuid() == 0:
-        cmd = ["runuser", "-u", "postgres", "--"] + cmd
-    subprocess.run(cmd, check=True, capture_output=True, timeout=90)
-
-
-def psql(url, sql):
-    r = subprocess.run([PSQL, url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], capture_output=True,
-                       text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.strip()
-
-
-def until(fn, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if fn():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s: {what}")
+from pgutil import pg_ctl, psql, until
+from souk_client import SoukServer
 
 
 def test_follows_the_promoted_standby(tmp_path):
