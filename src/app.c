@@ -1,6 +1,7 @@
 /* app.c - the list of modules. A new domain adds its init and register
  * calls here, in dependency order: identity, then jobs and notifications
  * (used by everything after), then payments, then the marketplaces. */
+#include "core/bus.h"
 #include "app.h"
 #include "audit/audit.h"
 #include "core/ratelimit.h"
@@ -66,6 +67,8 @@ int app_init_modules(struct db *db, struct souk_errinfo *ei)
 
     if (ratelimit_init(souk_cfg ? souk_cfg->redis_url : NULL))
         return souk_fail(ei, SOUK_INVALID, "SOUK_REDIS_URL: not a valid redis:// URL");
+    if ((err = bus_start(souk_cfg ? souk_cfg->redis_url : NULL, ei)))
+        return err;
     if ((err = auth_init(db, ei)))
         return err;
     users_init();
@@ -107,6 +110,7 @@ int app_init(struct db *db, struct souk_errinfo *ei)
 void app_shutdown(void)
 {
     jobs_stop(souk_cfg ? souk_cfg->shutdown_timeout : 5);
+    bus_stop();
     subscriptions_shutdown();
     payments_shutdown();
     notify_shutdown();

@@ -138,7 +138,8 @@ static const struct payment_purpose recipe_purpose = {
 int recipes_init(struct db *db, struct souk_errinfo *ei)
 {
     (void)db;
-    (void)ei;
+    if (recipes_cache_start())
+        return souk_fail(ei, SOUK_INTERNAL, "recipes: no room on the bus");
     payments_register_purpose(&recipe_purpose);
     recipes_userdata_register();
     recipes_moderation_register();

@@ -36,8 +36,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/str.h"
 #include "core/arena.h"
+#include "core/bus.h"
+#include "core/str.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/uuid.h"
@@ -54,6 +55,8 @@
 #define RFROM       " FROM recipes r JOIN vendor_profiles v ON v.id = r.chef_id"
 #define Q_WORDS_MAX 16
 
+#define RECIPES_TOPIC "recipes"
+
 static atomic_ulong generation = 1;
 
 unsigned long recipes_generation(void)
@@ -61,10 +64,29 @@ unsigned long recipes_generation(void)
     return atomic_load(&generation);
 }
 
-static void bump(void *arg)
+/* A recipe changed somewhere: every cached list, search expansion and detail is stale. */
+static void on_bus(const char *payload, void *arg)
 {
+    (void)payload;
     (void)arg;
     atomic_fetch_add(&generation, 1);
+}
+
+static void on_bus_reset(void *arg)
+{
+    on_bus("", arg);
+}
+
+/* After a recipe write's commit: here at once, then on every other node (core/bus.h). */
+static void bump(void *arg)
+{
+    on_bus("", arg);
+    bus_publish(RECIPES_TOPIC, "");
+}
+
+int recipes_cache_start(void)
+{
+    return bus_topic(RECIPES_TOPIC, on_bus, on_bus_reset, NULL);
 }
 
 static void row_to_recipe(const struct db_res *r, int i, struct arena *a, struct recipe *o)
@@ -396,10 +418,10 @@ static void pg_fts(struct arena *a, struct fts *f)
  * 1M recipes). So a word of 4+ characters is expanded into the terms it
  * covers ("chickpea" OR "chickpeas"), read from recipes_fts_vocab (which
  * itself counts whole doclists: O(matches)) at most once per
- * EXPAND_TTL_US per word and node, and again after any recipe write on
- * this node (recipes_generation). A recipe written on another node with a
- * new term is found by its prefixes within the TTL, by its exact words at
- * once (the word itself is always one of the terms). More than
+ * EXPAND_TTL_US per word and node, and again after any recipe write
+ * (recipes_generation, every node through the bus; without it, a recipe
+ * written on another node with a new term is found by its prefixes within
+ * the TTL, by its exact words at once: the word itself is always a term). More than
  * FTS_TERMS_MAX terms: the prefix query. Thread safety: XC.mu. */
 #define FTS_TERMS_MAX   64
 #define EXPAND_SLOTS    256

@@ -148,9 +148,12 @@ int recipes_count_for_chef(struct db_conn *c, const char *chef_id, int64_t *all,
 #define RECIPE_COUNT_BATCH_MAX 100
 int recipes_count_for_chefs(struct db_conn *c, const char *const *ids, int n, int64_t *all,
                             int64_t *premium, struct souk_errinfo *ei);
-/* Monotonic counter bumped on every recipe write on this node (the
- * anonymous list cache keys on it). */
+/* Monotonic counter bumped after every recipe write on this node and, through
+ * the bus (core/bus.h), on every other node (the anonymous list cache and the
+ * search-word expansion key on it). */
 unsigned long recipes_generation(void);
+/* Puts the generation on the bus (recipes_init). 0 ok. */
+int recipes_cache_start(void);
 /* 1 when `s` is a sane full-text query (some word characters). */
 int recipes_q_valid(const char *s);
 

@@ -10,8 +10,9 @@
  * its locked fields unless the caller may open it.
  *
  * Anonymous list answers are cached for LIST_CACHE_TTL_US per exact query
- * and dropped when any recipe is written on this node (recipes_generation);
- * other nodes see writes within the TTL.
+ * and dropped when any recipe is written (recipes_generation: on this node
+ * at once, on the others when the bus message arrives; with no Redis, or
+ * Redis away, other nodes see writes within the TTL).
  *
  * Thread safety: the list cache has its own mutex; the rest is per request.
  */

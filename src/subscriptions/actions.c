@@ -120,7 +120,7 @@ int subscriptions_init(struct db *db, struct souk_errinfo *ei)
     subs_jobs_register();
     subs_userdata_register();
     vendors_register_stats(&subs_stats_source);
-    return subs_cache_start(souk_cfg ? souk_cfg->redis_url : NULL, ei);
+    return subs_cache_start(ei);
 }
 
 void subscriptions_shutdown(void)

@@ -8,32 +8,29 @@
  *
  * Invalidation: every transition calls subscriptions_cache_invalidate()
  * after its commit: the entry goes on this node at once, and the user id is
- * published on the Redis channel CACHE_CHANNEL, on which every node listens
- * (a thread per process), when SOUK_REDIS_URL is set. A fill that raced
+ * published on the bus (core/bus.h, topic CACHE_TOPIC: Redis pub/sub when
+ * SOUK_REDIS_URL is set) for every other node. A fill that raced
  * with an invalidation is not stored (the global generation moved).
- * Entries also age out: after CACHE_TTL_BUS_US while the Redis listener is
- * connected, after CACHE_TTL_LOCAL_US otherwise (no bus, or the bus is
- * down: other nodes' changes then show within that time). A listener that
- * reconnects clears the whole cache, since messages may have been missed.
+ * Entries also age out: after CACHE_TTL_BUS_US while the bus is connected,
+ * after CACHE_TTL_LOCAL_US otherwise (no Redis, or Redis is away: other
+ * nodes' changes then show within that time). A bus that reconnects clears
+ * the whole cache, since messages may have been missed.
  *
- * Thread safety: a rwlock guards the table; counters are atomic; the Redis
- * publisher connection has its own mutex.
+ * Thread safety: a rwlock guards the table; counters are atomic.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <hiredis/hiredis.h>
 
 #include "core/str.h"
 #include "core/arena.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
-#include "core/redis.h"
+#include "core/bus.h"
 #include "db/db.h"
 #include "subscriptions/internal.h"
 #include "subscriptions/subscriptions.h"
@@ -42,7 +39,7 @@
 #define CACHE_MAX_ENTRIES  200000
 #define CACHE_TTL_BUS_US   (INT64_C(60) * 1000000)
 #define CACHE_TTL_LOCAL_US (INT64_C(2) * 1000000)
-#define CACHE_CHANNEL      "souk:subscriptions:invalidate"
+#define CACHE_TOPIC        "subscriptions"
 
 struct grant {
     char chef_id[37];
@@ -64,19 +61,7 @@ static struct {
     long count;
     atomic_ulong gen;
     atomic_long hits, misses;
-    atomic_int bus_ok;
-    /* redis */
-    int redis_on;
-    struct redis_url url;
-    pthread_mutex_t pub_mu;
-    redisContext *pub;
-    pthread_mutex_t sub_mu;
-    redisContext *sub;
-    pthread_t thread;
-    atomic_int stopping;
-} C = {.lock = PTHREAD_RWLOCK_INITIALIZER,
-       .pub_mu = PTHREAD_MUTEX_INITIALIZER,
-       .sub_mu = PTHREAD_MUTEX_INITIALIZER};
+} C = {.lock = PTHREAD_RWLOCK_INITIALIZER};
 
 int64_t subs_grace_us(void)
 {
@@ -152,7 +137,7 @@ void subs_cache_drop_local(const char *user_id)
 /* 1 and *rank when the user has a fresh entry. Read lock. */
 static int lookup(const char *user_id, const char *chef_id, int64_t now, int *rank)
 {
-    int64_t ttl = atomic_load(&C.bus_ok) ? CACHE_TTL_BUS_US : CACHE_TTL_LOCAL_US;
+    int64_t ttl = bus_connected() ? CACHE_TTL_BUS_US : CACHE_TTL_LOCAL_US;
     int found = 0;
 
     pthread_rwlock_rdlock(&C.lock);
@@ -251,120 +236,35 @@ int subscriptions_grant_rank(struct db_conn *c, const char *user_id, const char 
     return 0;
 }
 
-/* ---- redis: publishing and listening -------------------------------------------------- */
-
-/* Publisher and listener connections: 2 s to connect, no command timeout (the listener waits
- * for messages). */
-static redisContext *connect_redis(void)
-{
-    return redis_open(&C.url, 2000, 0, NULL, 0);
-}
-
-static void publish(const char *user_id)
-{
-    redisReply *r = NULL;
-
-    pthread_mutex_lock(&C.pub_mu);
-    for (int tries = 0; tries < 2 && !r; tries++) {
-        if (!C.pub && !(C.pub = connect_redis()))
-            break;
-        r = redisCommand(C.pub, "PUBLISH %s %s", CACHE_CHANNEL, user_id);
-        if (!r) {
-            redisFree(C.pub);
-            C.pub = NULL;
-        }
-    }
-    pthread_mutex_unlock(&C.pub_mu);
-    if (r)
-        freeReplyObject(r);
-    else
-        log_warn("subscriptions: cache invalidation not published; other nodes catch up "
-                 "within %d s",
-                 (int)(CACHE_TTL_LOCAL_US / 1000000));
-}
+/* ---- other nodes: the bus ------------------------------------------------------------- */
 
 void subscriptions_cache_invalidate(const char *user_id)
 {
     subs_cache_drop_local(user_id);
-    if (C.redis_on)
-        publish(user_id);
+    bus_publish(CACHE_TOPIC, user_id);
 }
 
-static void listen_loop(redisContext *c)
-{
-    redisReply *r = redisCommand(c, "SUBSCRIBE %s", CACHE_CHANNEL);
-    void *vr;
-
-    if (!r)
-        return;
-    freeReplyObject(r);
-    clear_all(); /* messages may have been missed while disconnected */
-    atomic_store(&C.bus_ok, 1);
-    while (redisGetReply(c, &vr) == REDIS_OK) {
-        r = vr;
-        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-            r->element[2]->type == REDIS_REPLY_STRING && r->element[2]->len < 37)
-            subs_cache_drop_local(r->element[2]->str);
-        if (r)
-            freeReplyObject(r);
-    }
-    atomic_store(&C.bus_ok, 0);
-}
-
-static void *listener(void *arg)
+static void on_bus_msg(const char *user_id, void *arg)
 {
     (void)arg;
-    while (!atomic_load(&C.stopping)) {
-        redisContext *c = connect_redis();
-        if (!c) {
-            struct timespec ts = {1, 0};
-            nanosleep(&ts, NULL);
-            continue;
-        }
-        pthread_mutex_lock(&C.sub_mu);
-        C.sub = atomic_load(&C.stopping) ? NULL : c;
-        pthread_mutex_unlock(&C.sub_mu);
-        if (C.sub)
-            listen_loop(c);
-        pthread_mutex_lock(&C.sub_mu);
-        C.sub = NULL;
-        pthread_mutex_unlock(&C.sub_mu);
-        redisFree(c);
-        if (!atomic_load(&C.stopping))
-            log_warn("subscriptions: redis listener lost; reconnecting");
-    }
-    return NULL;
+    if (strlen(user_id) < 37)
+        subs_cache_drop_local(user_id);
 }
 
-int subs_cache_start(const char *redis_url, struct souk_errinfo *ei)
+static void on_bus_reset(void *arg)
 {
-    if (!redis_url || !*redis_url)
-        return 0;
-    if (redis_url_parse(redis_url, &C.url))
-        return souk_fail(ei, SOUK_INVALID, "SOUK_REDIS_URL: expected redis://host[:port]");
-    atomic_store(&C.stopping, 0);
-    if (pthread_create(&C.thread, NULL, listener, NULL))
-        return souk_fail(ei, SOUK_INTERNAL, "subscriptions: cannot start the redis listener");
-    C.redis_on = 1;
+    (void)arg;
+    clear_all();
+}
+
+int subs_cache_start(struct souk_errinfo *ei)
+{
+    if (bus_topic(CACHE_TOPIC, on_bus_msg, on_bus_reset, NULL))
+        return souk_fail(ei, SOUK_INTERNAL, "subscriptions: no room on the bus");
     return 0;
 }
 
 void subs_cache_stop(void)
 {
-    if (C.redis_on) {
-        atomic_store(&C.stopping, 1);
-        pthread_mutex_lock(&C.sub_mu);
-        if (C.sub)
-            shutdown(C.sub->fd, SHUT_RDWR); /* breaks redisGetReply */
-        pthread_mutex_unlock(&C.sub_mu);
-        pthread_join(C.thread, NULL);
-        C.redis_on = 0;
-        pthread_mutex_lock(&C.pub_mu);
-        if (C.pub)
-            redisFree(C.pub);
-        C.pub = NULL;
-        pthread_mutex_unlock(&C.pub_mu);
-        atomic_store(&C.bus_ok, 0);
-    }
     clear_all();
 }

@@ -108,9 +108,8 @@ void subs_purpose_register(void);
 void subs_jobs_register(void);
 
 /* ---- cache.c ------------------------------------------------------------ */
-/* Starts the cross-node invalidation listener when redis_url is set
- * (redis://[user:password@]host[:port][/db]). 0 ok. */
-int subs_cache_start(const char *redis_url, struct souk_errinfo *ei);
+/* Puts the cache on the bus (invalidation from other nodes). 0 ok. */
+int subs_cache_start(struct souk_errinfo *ei);
 void subs_cache_stop(void);
 /* Drops the user's entry on this node only. */
 void subs_cache_drop_local(const char *user_id);

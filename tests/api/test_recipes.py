@@ -4,6 +4,8 @@ Runs on the shared server (SQLite or PostgreSQL per SOUK_TEST_DB). Premium acces
 subscription and a one-time purchase goes through the sandbox checkout page.
 """
 
+import os
+import time
 import uuid
 
 import pytest
@@ -302,3 +304,31 @@ def test_search_plans_agree(souk):
     mine = souk.get(f"/api/recipes/search/?q={word}x&page_size=3", token=chef["access"]).json()
     assert len(mine["results"]) == 3 and mine["next"]
     assert len(made) == 30
+
+
+# ---- two nodes: the anonymous list cache ---------------------------------------------------------
+
+
+def test_a_recipe_written_on_one_node_is_listed_at_once_on_another(souk_factory):
+    """The anonymous cookbook page is cached per node; a write on node a drops node b's copy
+    through the bus (Redis pub/sub) before a's answer is sent, so b's next read shows it (the
+    cache would otherwise keep the old page for 5 s)."""
+    redis = os.environ.get("SOUK_TEST_REDIS_URL")
+    if not redis:
+        pytest.skip("SOUK_TEST_REDIS_URL not set")
+    a = souk_factory(SOUK_REDIS_URL=redis)
+    b = souk_factory(SOUK_REDIS_URL=redis, SOUK_DATABASE_URL=a.db_url, SOUK_DATA_DIR=a.data_dir)
+    chef = make_chef(a)
+    wait_for(lambda: b.get("/metrics").status_code == 200, timeout=5, what="node b")
+    time.sleep(0.5)  # both listeners subscribed
+    for i in range(5):
+        first = [x["id"] for x in b.get("/api/recipes/?ordering=-created_at").json()["results"]]
+        assert first == [x["id"] for x in
+                         b.get("/api/recipes/?ordering=-created_at").json()["results"]]  # cached
+        new = recipe(a, chef, title=f"Bus soup {i}")["id"]
+        got = [x["id"] for x in b.get("/api/recipes/?ordering=-created_at").json()["results"]]
+        assert got[0] == new, f"round {i}: node b served its cached page"
+        r = a.delete(f"/api/recipes/{new}/", token=chef["access"])
+        assert r.status_code == 204, r.text
+        assert new not in [x["id"] for x in
+                           b.get("/api/recipes/?ordering=-created_at").json()["results"]]
