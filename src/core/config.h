@@ -19,8 +19,8 @@ struct souk_config {
     char media_dir[512];     /* SOUK_MEDIA_DIR, default <data_dir>/media */
     char log_level[16];      /* SOUK_LOG_LEVEL, default info */
     int access_log;          /* SOUK_ACCESS_LOG, default 1 */
-    int workers;             /* SOUK_WORKERS: HTTP handler threads = db pool size; default 2*cores, min 2 */
-    int db_pool;             /* SOUK_DB_POOL, default = workers (+ job workers) */
+    int workers;             /* SOUK_WORKERS: HTTP handler threads; default 2*cores, min 2 (bench/pools.sh) */
+    int db_pool;             /* SOUK_DB_POOL, default workers + job workers + 2 (bench/pools.sh) */
     int job_workers;         /* SOUK_JOB_WORKERS, default 2, 0 allowed */
     size_t max_body;         /* SOUK_MAX_BODY_BYTES, default 1 MiB */
     size_t media_max_bytes;  /* SOUK_MEDIA_MAX_BYTES per uploaded file, default 10 MiB */
