@@ -37,19 +37,19 @@ PRIMARY=$SOUK_TEST_PG_URL STANDBY=$SOUK_TEST_PG_STANDBY_URL
 psql -X -qAt "$PRIMARY" -c "ALTER SYSTEM SET synchronous_commit = on" -c "SELECT pg_reload_conf()" \
     >/dev/null || die "cannot set synchronous_commit"
 
-start_node() { # NAME [replica url]; prints the port
-    local port; port=$(svc_free_port)
+start_node() { # NAME [replica url]; sets PORT (in this shell, so that PIDS keeps the node)
+    PORT=$(svc_free_port)
     mkdir -p "$W/$1"
     env SOUK_DATA_DIR="$W/$1" SOUK_DATABASE_URL="$PRIMARY" SOUK_DATABASE_REPLICA_URL="${2:-}" \
-        SOUK_REDIS_URL="$SOUK_TEST_REDIS_URL" SOUK_LISTEN="127.0.0.1:$port" SOUK_JOB_WORKERS=0 \
+        SOUK_REDIS_URL="$SOUK_TEST_REDIS_URL" SOUK_LISTEN="127.0.0.1:$PORT" SOUK_JOB_WORKERS=0 \
         SOUK_SECRET_KEY=bench-secret-key-0123456789abcdef0123456789 SOUK_RATE_LIMIT_RPS=0 \
         SOUK_ACCESS_LOG=0 SOUK_LOG_LEVEL=warn "$BIN" serve >"$W/$1.log" 2>&1 </dev/null &
     PIDS+=($!)
-    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-    echo "$port"
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && return; sleep 0.1; done
+    die "souk did not start: $(tail -3 "$W/$1.log")"
 }
-PLAIN=$(start_node plain)
-REPL=$(start_node replica "$STANDBY")
+start_node plain; PLAIN=$PORT
+start_node replica "$STANDBY"; REPL=$PORT
 
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 post() { curl -sf -H 'Content-Type: application/json' ${3:+-H "Authorization: Bearer $3"} -d "$2" \

@@ -20,7 +20,7 @@ static int open_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
 {
     struct one_args *x = arg;
     struct recipe_access_ctx ctx;
-    int err = recipes_get(c, x->id, x->a, x->out, ei);
+    int err = recipes_get_cached(c, x->id, x->a, x->out, ei);
 
     if (err)
         return err;

@@ -898,10 +898,15 @@ static int export_purchases(struct db_conn *c, const struct userdata_who *w, jso
 static int erase_recipes(struct db_conn *c, const struct userdata_who *w,
                          struct souk_errinfo *ei)
 {
+    int err;
+
     if (!w->vendor_id[0])
         return SOUK_OK;
-    return db_exec(c, "DELETE FROM recipes WHERE chef_id = $1", DB_PARAMS(DBT(w->vendor_id)),
-                   NULL, ei);
+    err = db_exec(c, "DELETE FROM recipes WHERE chef_id = $1", DB_PARAMS(DBT(w->vendor_id)), NULL,
+                  ei);
+    if (!err)
+        db_after_commit(c, bump, NULL, NULL); /* no cached page or row keeps them */
+    return err;
 }
 
 static const struct userdata_part recipes_part = {

@@ -120,6 +120,9 @@ struct recipe_cursor {
 /* ---- recipes.c ---------------------------------------------------------- */
 int recipes_create(struct db_conn *tx, const char *chef_id, const struct recipe_in *in,
                    struct arena *a, struct recipe *out, struct souk_errinfo *ei);
+/* ---- rowcache.c: recipes_get from memory while no recipe was written (the detail) ---- */
+int recipes_get_cached(struct db_conn *c, const char *id, struct arena *a, struct recipe *out,
+                       struct souk_errinfo *ei);
 int recipes_get(struct db_conn *c, const char *id, struct arena *a, struct recipe *out,
                 struct souk_errinfo *ei);
 /* Applies the present fields of `in`. */
