@@ -310,9 +310,9 @@ def test_search_plans_agree(souk):
 
 
 def test_a_recipe_written_on_one_node_is_listed_at_once_on_another(souk_factory):
-    """The anonymous cookbook page is cached per node; a write on node a drops node b's copy
-    through the bus (Redis pub/sub) before a's answer is sent, so b's next read shows it (the
-    cache would otherwise keep the old page for 5 s)."""
+    """The anonymous cookbook page and the detail's row are cached per node; a write on node a
+    drops node b's copies through the bus (Redis pub/sub) before a's answer is sent, so b's next
+    read shows it (the caches would otherwise keep the old page and row for 5 s)."""
     redis = os.environ.get("SOUK_TEST_REDIS_URL")
     if not redis:
         pytest.skip("SOUK_TEST_REDIS_URL not set")
@@ -328,7 +328,13 @@ def test_a_recipe_written_on_one_node_is_listed_at_once_on_another(souk_factory)
         new = recipe(a, chef, title=f"Bus soup {i}")["id"]
         got = [x["id"] for x in b.get("/api/recipes/?ordering=-created_at").json()["results"]]
         assert got[0] == new, f"round {i}: node b served its cached page"
+        # the detail's row is cached too (rowcache.c): an edit on a shows on b's next read
+        assert b.get(f"/api/recipes/{new}/").json()["title"] == f"Bus soup {i}"
+        r = a.patch(f"/api/recipes/{new}/", json={"title": f"Bus stew {i}"}, token=chef["access"])
+        assert r.status_code == 200, r.text
+        assert b.get(f"/api/recipes/{new}/").json()["title"] == f"Bus stew {i}"
         r = a.delete(f"/api/recipes/{new}/", token=chef["access"])
         assert r.status_code == 204, r.text
+        assert b.get(f"/api/recipes/{new}/").status_code == 404
         assert new not in [x["id"] for x in
                            b.get("/api/recipes/?ordering=-created_at").json()["results"]]
