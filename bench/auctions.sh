@@ -72,12 +72,20 @@ for i in range(conns):
     e = f"u{uuid.uuid4().hex[:8]}@b.io"; post("/api/users/register/", {"email": e, "password": pw})
     toks.append(requests.post(url + "/api/users/login/", json={"email": e, "password": pw}, timeout=30).json()["access"])
 with open(lua, "w") as f:
+    f.write("local base = %d\n" % int(datetime.datetime.now().timestamp()))
     f.write("local toks = %s\nlocal ids = %s\n" % (json.dumps(toks).replace("[", "{").replace("]", "}"), json.dumps(ids).replace("[", "{").replace("]", "}")))
     f.write(open(sys.argv[6]).read())
 print(" ".join(ids))
 PY
 cat >"$WORK/bids.lua" <<'LUA'
--- one bidder per connection; amounts rise with the clock (cents = microseconds / 100)
+-- one bidder per connection; amounts rise with the wall clock: one cent per 10 microseconds
+-- since setup (`base`), so a bid sent later offers more, and a bid is refused only when one
+-- sent after it was accepted first. (os.clock, used before, is wrk's CPU time: it rose more
+-- slowly than the requests, so the load generator capped the accepted bids.)
+local ffi = require("ffi")
+ffi.cdef[[ typedef struct { long tv_sec; long tv_usec; } bench_timeval;
+           int gettimeofday(bench_timeval *tv, void *tz); ]]
+local tv = ffi.new("bench_timeval")
 local counter, n = 0, 0
 setup = function(thread) counter = counter + 1; thread:set("tid", counter) end
 init = function(args) n = tid * 1000 end
@@ -85,7 +93,9 @@ request = function()
    n = n + 1
    local k = (n % #toks) + 1
    local id = ids[(n % #ids) + 1]
-   local amt = math.floor((os.time() * 1000000 + math.floor(os.clock() * 1000000)) / 100) % 100000000000
+   ffi.C.gettimeofday(tv, nil)
+   local us = (tonumber(tv.tv_sec) - base) * 1000000 + tonumber(tv.tv_usec)
+   local amt = math.floor(us / 10) + 100
    local cents = string.format("%d.%02d", math.floor(amt / 100), amt % 100)
    return wrk.format("POST", "/api/bids/", {["Authorization"] = "Bearer " .. toks[k],
       ["Content-Type"] = "application/json"}, '{"auction_id":"' .. id .. '","amount":"' .. cents .. '"}')
@@ -93,31 +103,40 @@ end
 LUA
 cat "$ROOT/bench/report.lua" >>"$WORK/bids.lua"
 
+batch_totals() { # "transactions requests" of the bid sequencer so far (GET /metrics)
+    curl -fs "$URL/metrics" | awk '/^souk_batch_transactions_total\{kind="bid"\}/ {t=$2}
+        /^souk_batch_requests_total\{kind="bid"\}/ {r=$2} END {print t+0, r+0}'
+}
+
 run_case() { # $1 label, $2 number of auctions
-    local ids
+    local ids before after
     ids=$(/usr/bin/python3 "$WORK/setup.py" "$URL" "$2" "$CONNS" "$SECONDS_RUN" "$WORK/case.lua" "$WORK/bids.lua")
     local line
+    before=$(batch_totals)
     line=$(wrk -t4 -c"$CONNS" -d"${SECONDS_RUN}s" --latency -s "$WORK/case.lua" "$URL" | grep '^BENCH')
+    after=$(batch_totals)
     local accepted=0
     for id in $ids; do
         accepted=$((accepted + $(curl -fs "$URL/api/auctions/$id/" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["bid_count"])')))
     done
-    /usr/bin/python3 - "$1" "$accepted" "$SECONDS_RUN" "$line" >>"$OUT" <<'PY'
+    /usr/bin/python3 - "$1" "$accepted" "$SECONDS_RUN" "$line" "$before" "$after" >>"$OUT" <<'PY'
 import sys
 label, acc, secs, line = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+(t0, r0), (t1, r1) = (map(float, x.split()) for x in sys.argv[5:7])
 kv = dict(x.split("=") for x in line.split()[1:])
-print(f"| {label} | {float(kv['rps']):.0f} | {acc / secs:.0f} | {float(kv['p50_us'])/1000:.2f} | {float(kv['p99_us'])/1000:.2f} | {kv['errors_status']} |")
+per_tx = (r1 - r0) / (t1 - t0) if t1 > t0 else 0
+print(f"| {label} | {float(kv['rps']):.0f} | {acc / secs:.0f} | {float(kv['p50_us'])/1000:.2f} | {float(kv['p99_us'])/1000:.2f} | {kv['errors_status']} | {per_tx:.1f} |")
 PY
 }
 
 {
     echo "## Auctions: POST /api/bids/ under contention (bench/auctions.sh)"
     echo
-    echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(git rev-parse --short HEAD 2>/dev/null || echo '?'); wrk -t4 -c$CONNS -d${SECONDS_RUN}s, one bidder per connection, amounts rising with the clock (refused bids are 409s, counted in the non-2xx column)."
+    echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(git rev-parse --short HEAD 2>/dev/null || echo '?'); wrk -t4 -c$CONNS -d${SECONDS_RUN}s, one bidder per connection, amounts rising with the wall clock, one cent per 10 µs (refused bids are 409s, counted in the non-2xx column)."
     echo "Command: \`bench/auctions.sh --seconds $SECONDS_RUN\`"
     echo
-    echo "| case | requests/s | accepted bids/s | p50 ms | p99 ms | non-2xx |"
-    echo "|---|---|---|---|---|---|"
+    echo "| case | requests/s | accepted bids/s | p50 ms | p99 ms | non-2xx | bids per transaction |"
+    echo "|---|---|---|---|---|---|---|"
 } >"$OUT"
 start_server "sqlite:///$WORK/data/bench.db"
 run_case "SQLite, 1 hot auction" 1

@@ -7,8 +7,11 @@
  * Thread safety: no shared state.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "auctions/auctions.h"
+#include "auctions/internal.h"
+#include "db/batch.h"
 #include "db/db.h"
 
 struct act {
@@ -79,25 +82,56 @@ int auctions_list_read(struct db *db, const struct auction_filter *f, const stru
     return db_run(db, list_fn, &x, ei);
 }
 
-static int bid_fn(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
+/* The bids of one auction's batch (db/batch.h): each arg is a struct bid_try. */
+static int bid_batch(struct db_conn *tx, void **args, int n, struct souk_errinfo *ei)
 {
-    struct act *x = arg;
+    struct bid_try t[BID_BATCH_MAX];
     char auction_id[37];
-    int err = 0;
+    int err;
 
-    if (x->id)
-        snprintf(auction_id, sizeof auction_id, "%s", x->id);
-    else
-        err = auctions_for_recipe(tx, x->recipe_id, auction_id, ei);
-    return err ? err : auctions_place_bid(tx, auction_id, x->who, x->amount, x->bid, ei);
+    /* every bid of the batch names the same auction (the batch key) */
+    snprintf(auction_id, sizeof auction_id, "%s", ((struct bid_try *)args[0])->out->auction_id);
+
+    for (int i = 0; i < n; i++)
+        t[i] = *(struct bid_try *)args[i];
+    err = auctions_place_bids(tx, auction_id, t, n, ei);
+    for (int i = 0; i < n; i++)
+        ((struct bid_try *)args[i])->err = t[i].err;
+    return err;
 }
 
+static int recipe_auction_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    struct act *x = arg;
+    return auctions_for_recipe(c, x->recipe_id, x->bid->auction_id, ei);
+}
+
+/* A bid joins the batch of its auction: requests for the same auction that
+ * arrive while one of its transactions is in flight are applied together by
+ * the next one, each with its own answer. */
 int auctions_bid(struct db *db, const char *auction_id, const char *recipe_id,
                  const char *bidder_id, int64_t amount, struct bid *out, struct souk_errinfo *ei)
 {
-    struct act x = {.id = auction_id, .recipe_id = recipe_id, .who = bidder_id, .amount = amount,
-                    .bid = out};
-    return db_tx_run(db, bid_fn, &x, ei);
+    struct act x = {.recipe_id = recipe_id, .bid = out};
+    struct souk_errinfo mine = {0};
+    struct bid_try t = {.bidder_id = bidder_id, .amount = amount, .out = out, .ei = &mine};
+    char key[48];
+    int err;
+
+    memset(out, 0, sizeof *out);
+    if (auction_id)
+        snprintf(out->auction_id, sizeof out->auction_id, "%s", auction_id);
+    else if ((err = db_run(db, recipe_auction_fn, &x, ei)))
+        return err;
+    snprintf(key, sizeof key, "bid:%s", out->auction_id);
+    err = batch_run(db, key, bid_batch, &t, ei);
+    if (!err && t.err) {
+        souk_errinfo_cleanup(ei);
+        *ei = mine;
+        return t.err;
+    }
+    souk_errinfo_cleanup(&mine);
+    return err;
 }
 
 static int bids_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)

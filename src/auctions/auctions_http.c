@@ -344,7 +344,7 @@ void auctions_http_register(struct router *r)
     http_route(r, "GET", "/api/auctions/{id}/", auctions_get_one, 0, "One auction");
     http_route(r, "POST", "/api/auctions/{id}/cancel/", auctions_post_cancel, 0,
                "Cancel an auction without bids");
-    http_route(r, "POST", "/api/bids/", bids_post, 0, "Place a bid");
+    http_route(r, "POST", "/api/bids/", bids_post, ROUTE_PARKS, "Place a bid");
     http_route(r, "GET", "/api/bids/recipes/{recipe_id}/", bids_get_recipe, 0,
                "Bids on a recipe's auctions, highest first");
     http_route(r, "GET", "/api/bids/user/", bids_get_user, 0, "The caller's bids");

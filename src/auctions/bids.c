@@ -16,6 +16,7 @@
  * Thread safety: stateless.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
 
@@ -48,81 +49,26 @@ void auctions_bidder_label(const char *auction_id, const char *bidder_id, char o
 
 /* ---- the atomic step ------------------------------------------------------------- */
 
-/* $1 auction, $2 amount, $3 bidder, $4 now. Sets prev_leader_id from the old
- * row (SET expressions read the row as it was) so RETURNING tells whom this
- * bid outbid. */
-static const char BID_SQL[] =
-    "UPDATE auctions SET prev_leader_id = leader_id, current_price = $2, leader_id = $3, "
-    "bid_count = bid_count + 1, "
-    "extensions = extensions + CASE WHEN soft_close_seconds > 0 AND "
-    "ends_at - $4 <= CAST(soft_close_seconds AS BIGINT) * 1000000 THEN 1 ELSE 0 END, "
-    "ends_at = CASE WHEN soft_close_seconds > 0 AND "
-    "ends_at - $4 <= CAST(soft_close_seconds AS BIGINT) * 1000000 "
-    "AND $4 + CAST(soft_close_seconds AS BIGINT) * 1000000 > ends_at "
-    "THEN $4 + CAST(soft_close_seconds AS BIGINT) * 1000000 ELSE ends_at END, "
-    "updated_at = $4 "
-    "WHERE id = $1 AND status = 'open' AND starts_at <= $4 AND ends_at > $4 "
-    "AND owner_id <> $3 AND $2 >= COALESCE(current_price + min_increment, starting_price) "
-    "RETURNING bid_count, ends_at, prev_leader_id, recipe_id, currency, "
-    "CASE WHEN soft_close_seconds > 0 AND "
-    "ends_at = $4 + CAST(soft_close_seconds AS BIGINT) * 1000000 THEN 1 ELSE 0 END";
-
-/* Why a bid matched no row. */
-static int refusal(struct db_conn *tx, const char *auction_id, const char *bidder_id,
-                   int64_t now, struct souk_errinfo *ei)
-{
+/* The auction row, held (FOR UPDATE on PostgreSQL; BEGIN IMMEDIATE already
+ * holds the database on SQLite), with what a bid changes beyond struct
+ * auction. */
+struct held {
     struct auction a;
-    char min[MONEY_STR_LEN];
-    int err = auctions_get(tx, auction_id, &a, ei);
+    int64_t updated_at;
+    int extensions;
+    char prev_leader[37];
+};
 
-    if (err)
-        return err;
-    if (!strcmp(a.owner_id, bidder_id))
-        return souk_fail(ei, SOUK_FORBIDDEN, "the owner of an auction may not bid on it");
-    if (strcmp(auctions_status_at(&a, now), "open"))
-        return souk_fail_code(ei, SOUK_CONFLICT, "auction_closed", "the auction is %s",
-                              auctions_status_at(&a, now));
-    money_format(auctions_minimum_next_bid(&a), min);
-    if (!ei->extra)
-        ei->extra = json_object();
-    json_object_set_new(ei->extra, "minimum_next_bid", json_string(min));
-    souk_errinfo_field(ei, "amount", "Below the minimum next bid.");
-    return souk_fail_code(ei, SOUK_CONFLICT, "bid_too_low", "the minimum next bid is %s", min);
-}
-
-static int insert_bid(struct db_conn *tx, struct bid *b, const char *prev_leader,
-                      struct souk_errinfo *ei)
-{
-    json_t *job = json_pack("{s:s}", "bid_id", b->id);
-    int err = db_exec(tx,
-                      "INSERT INTO bids (id, auction_id, bidder_id, amount, seq, "
-                      "previous_leader_id, extended, created_at) "
-                      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                      DB_PARAMS(DBT(b->id), DBT(b->auction_id), DBT(b->bidder_id),
-                                DBI(b->amount), DBI(b->seq), DBT(prev_leader),
-                                DBB(b->extended), DBI(b->created_at)),
-                      NULL, ei);
-    if (!err)
-        err = job_enqueue(tx, AUCTION_JOB_BID, job, 0, NULL, NULL, ei);
-    json_decref(job);
-    if (!err && b->extended)
-        err = auction_schedule_end(tx, b->auction_id, b->ends_at, ei);
-    return err;
-}
-
-/* Holds the auction row (FOR UPDATE on PostgreSQL; BEGIN IMMEDIATE already
- * holds the database on SQLite) and only then reads the clock: the time that
- * decides and stamps a bid is taken in commit order, never before the last
- * accepted bid's (updated_at), so stamps follow seq and a bid that waited on
- * the lock past ends_at is refused. */
-static int lock_and_now(struct db_conn *tx, const char *auction_id, int64_t *now,
+static int hold_auction(struct db_conn *tx, const char *auction_id, struct held *h,
                         struct souk_errinfo *ei)
 {
     struct db_res *r = NULL;
     int pg = db_conn_dialect(tx) == DB_PGSQL;
     int err = db_query(tx,
-                       pg ? "SELECT updated_at FROM auctions WHERE id = $1 FOR UPDATE"
-                          : "SELECT updated_at FROM auctions WHERE id = $1",
+                       pg ? "SELECT " AUCTION_COLS ", updated_at, extensions, prev_leader_id "
+                            "FROM auctions WHERE id = $1 FOR UPDATE"
+                          : "SELECT " AUCTION_COLS ", updated_at, extensions, prev_leader_id "
+                            "FROM auctions WHERE id = $1",
                        DB_PARAMS(DBT(auction_id)), &r, ei);
 
     if (err) {
@@ -133,50 +79,184 @@ static int lock_and_now(struct db_conn *tx, const char *auction_id, int64_t *now
         db_res_free(r);
         return souk_fail(ei, SOUK_NOT_FOUND, "no such auction");
     }
-    *now = clock_now_us();
-    if (db_int(r, 0, 0) > *now)
-        *now = db_int(r, 0, 0);
+    auction_from_row(r, 0, &h->a);
+    h->updated_at = db_int(r, 0, AUCTION_NCOLS);
+    h->extensions = (int)db_int(r, 0, AUCTION_NCOLS + 1);
+    str_copy(h->prev_leader, sizeof h->prev_leader, db_get(r, 0, AUCTION_NCOLS + 2));
     db_res_free(r);
     return 0;
+}
+
+/* Why a bid is refused, from the held row. */
+static int refusal(const struct auction *a, const char *bidder_id, int64_t now,
+                   struct souk_errinfo *ei)
+{
+    char min[MONEY_STR_LEN];
+
+    if (!strcmp(a->owner_id, bidder_id))
+        return souk_fail(ei, SOUK_FORBIDDEN, "the owner of an auction may not bid on it");
+    if (strcmp(auctions_status_at(a, now), "open"))
+        return souk_fail_code(ei, SOUK_CONFLICT, "auction_closed", "the auction is %s",
+                              auctions_status_at(a, now));
+    money_format(auctions_minimum_next_bid(a), min);
+    if (!ei->extra)
+        ei->extra = json_object();
+    json_object_set_new(ei->extra, "minimum_next_bid", json_string(min));
+    souk_errinfo_field(ei, "amount", "Below the minimum next bid.");
+    return souk_fail_code(ei, SOUK_CONFLICT, "bid_too_low", "the minimum next bid is %s", min);
+}
+
+/* Applies one bid to the held row at time `now`: 0 and *out filled when it
+ * is accepted (prev: whom it outbid, "" for nobody), else its refusal.
+ * Soft close: a bid in the last soft_close_seconds moves the end to now +
+ * soft_close_seconds, never earlier than it was. */
+static int apply(struct held *h, const struct bid_try *t, int64_t now, char prev[37],
+                 struct souk_errinfo *ei)
+{
+    struct auction *a = &h->a;
+    int64_t sc = (int64_t)a->soft_close_seconds * 1000000;
+    struct bid *out = t->out;
+
+    if (!strcmp(a->owner_id, t->bidder_id) || strcmp(auctions_status_at(a, now), "open") ||
+        t->amount < auctions_minimum_next_bid(a))
+        return refusal(a, t->bidder_id, now, ei);
+    str_copy(prev, 37, strcmp(a->leader_id, t->bidder_id) ? a->leader_id : "");
+    str_copy(h->prev_leader, sizeof h->prev_leader, a->leader_id);
+    a->has_price = 1;
+    a->current_price = t->amount;
+    str_copy(a->leader_id, sizeof a->leader_id, t->bidder_id);
+    a->bid_count++;
+    if (sc > 0 && a->ends_at - now <= sc) {
+        h->extensions++;
+        if (now + sc > a->ends_at)
+            a->ends_at = now + sc;
+    }
+    h->updated_at = now;
+
+    memset(out, 0, sizeof *out);
+    uuid_v7(out->id);
+    str_copy(out->auction_id, sizeof out->auction_id, a->id);
+    str_copy(out->bidder_id, sizeof out->bidder_id, t->bidder_id);
+    str_copy(out->recipe_id, sizeof out->recipe_id, a->recipe_id);
+    str_copy(out->currency, sizeof out->currency, a->currency);
+    out->amount = t->amount;
+    out->seq = a->bid_count;
+    out->ends_at = a->ends_at;
+    out->extended = sc > 0 && a->ends_at == now + sc;
+    out->created_at = now;
+    out->status = "leading";
+    return 0;
+}
+
+#define BID_INSERT "INSERT INTO bids (id, auction_id, bidder_id, amount, seq, " \
+                   "previous_leader_id, extended, created_at) VALUES "
+#define BID_NPARAMS 8
+
+/* The writes of the accepted bids (n > 0): the row once, the bids in one
+ * INSERT, one fan-out job for them all, the end job when the end moved. */
+static int write_bids(struct db_conn *tx, const struct held *h, struct bid **bids,
+                      char (*prevs)[37], int n, int extended, struct souk_errinfo *ei)
+{
+    const struct auction *a = &h->a;
+    struct db_param *p = calloc((size_t)n * BID_NPARAMS, sizeof *p);
+    size_t cap = sizeof BID_INSERT + (size_t)n * 64;
+    char *sql = malloc(cap);
+    json_t *ids = json_array();
+    int err = 0;
+
+    if (!p || !sql || !ids) {
+        free(p);
+        free(sql);
+        json_decref(ids);
+        return souk_fail(ei, SOUK_INTERNAL, "out of memory");
+    }
+    size_t len = (size_t)snprintf(sql, cap, "%s", BID_INSERT);
+    for (int i = 0; i < n; i++) {
+        const struct bid *b = bids[i];
+        int k = i * BID_NPARAMS;
+        len += (size_t)snprintf(sql + len, cap - len, "%s($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)",
+                                i ? ", " : "", k + 1, k + 2, k + 3, k + 4, k + 5, k + 6, k + 7,
+                                k + 8);
+        p[k] = DBT(b->id);
+        p[k + 1] = DBT(b->auction_id);
+        p[k + 2] = DBT(b->bidder_id);
+        p[k + 3] = DBI(b->amount);
+        p[k + 4] = DBI(b->seq);
+        p[k + 5] = DBT(prevs[i][0] ? prevs[i] : NULL);
+        p[k + 6] = DBB(b->extended);
+        p[k + 7] = DBI(b->created_at);
+        json_array_append_new(ids, json_string(b->id));
+    }
+    err = db_exec(tx,
+                  "UPDATE auctions SET prev_leader_id = $2, current_price = $3, leader_id = $4, "
+                  "bid_count = $5, extensions = $6, ends_at = $7, updated_at = $8 WHERE id = $1",
+                  DB_PARAMS(DBT(a->id), DBT(h->prev_leader[0] ? h->prev_leader : NULL),
+                            DBI(a->current_price), DBT(a->leader_id), DBI(a->bid_count),
+                            DBI(h->extensions), DBI(a->ends_at), DBI(h->updated_at)),
+                  NULL, ei);
+    if (!err)
+        err = db_exec(tx, sql, p, n * BID_NPARAMS, NULL, ei);
+    if (!err) {
+        json_t *job = json_pack("{s:O}", "bid_ids", ids);
+        err = job_enqueue(tx, AUCTION_JOB_BID, job, 0, NULL, NULL, ei);
+        json_decref(job);
+    }
+    if (!err && extended)
+        err = auction_schedule_end(tx, a->id, a->ends_at, ei);
+    json_decref(ids);
+    free(sql);
+    free(p);
+    return err;
+}
+
+int auctions_place_bids(struct db_conn *tx, const char *auction_id, struct bid_try *t, int n,
+                        struct souk_errinfo *ei)
+{
+    struct held h;
+    struct bid *bids[BID_BATCH_MAX];
+    char prevs[BID_BATCH_MAX][37];
+    int accepted = 0, extended = 0, err;
+    int64_t floor;
+
+    if (n > BID_BATCH_MAX)
+        return souk_fail(ei, SOUK_INTERNAL, "a batch of %d bids", n);
+    for (int i = 0; i < n; i++) { /* a retried transaction starts over */
+        t[i].err = 0;
+        souk_errinfo_cleanup(t[i].ei);
+    }
+    if ((err = hold_auction(tx, auction_id, &h, ei)))
+        return err;
+    /* The clock is read with the row held, and never behind the last
+     * accepted bid (updated_at): stamps follow seq, and a bid that waited
+     * for the row past ends_at is refused. */
+    floor = h.updated_at;
+    for (int i = 0; i < n; i++) {
+        int64_t now = clock_now_us();
+        if (now < floor)
+            now = floor;
+        t[i].err = apply(&h, &t[i], now, prevs[accepted], t[i].ei);
+        if (!t[i].err) {
+            floor = now;
+            extended |= t[i].out->extended;
+            bids[accepted++] = t[i].out;
+        }
+    }
+    return accepted ? write_bids(tx, &h, bids, prevs, accepted, extended, ei) : 0;
 }
 
 int auctions_place_bid(struct db_conn *tx, const char *auction_id, const char *bidder_id,
                        int64_t amount, struct bid *out, struct souk_errinfo *ei)
 {
-    int64_t now = 0;
-    struct db_res *r = NULL;
-    const char *prev;
-    int err;
+    struct souk_errinfo mine = {0};
+    struct bid_try t = {.bidder_id = bidder_id, .amount = amount, .out = out, .ei = &mine};
+    int err = auctions_place_bids(tx, auction_id, &t, 1, ei);
 
-    if ((err = lock_and_now(tx, auction_id, &now, ei)))
-        return err;
-    err = db_query(tx, BID_SQL,
-                   DB_PARAMS(DBT(auction_id), DBI(amount), DBT(bidder_id), DBI(now)), &r, ei);
-    if (err) {
-        db_res_free(r);
-        return err == SOUK_INVALID ? souk_fail(ei, SOUK_NOT_FOUND, "no such auction") : err;
+    if (!err && t.err) {
+        souk_errinfo_cleanup(ei);
+        *ei = mine; /* the caller's errinfo takes over the refusal */
+        return t.err;
     }
-    if (db_nrows(r) == 0) {
-        db_res_free(r);
-        return refusal(tx, auction_id, bidder_id, now, ei);
-    }
-    memset(out, 0, sizeof *out);
-    uuid_v7(out->id);
-    str_copy(out->auction_id, sizeof out->auction_id, auction_id);
-    str_copy(out->bidder_id, sizeof out->bidder_id, bidder_id);
-    out->amount = amount;
-    out->seq = (int)db_int(r, 0, 0);
-    out->ends_at = db_int(r, 0, 1);
-    prev = db_get(r, 0, 2);
-    str_copy(out->recipe_id, sizeof out->recipe_id, db_get(r, 0, 3));
-    str_copy(out->currency, sizeof out->currency, db_get(r, 0, 4));
-    out->extended = (int)db_int(r, 0, 5); /* ends_at is now exactly now + soft close */
-    out->created_at = now;
-    out->status = "leading";
-    if (prev && !strcmp(prev, bidder_id))
-        prev = NULL; /* raising one's own bid outbids nobody */
-    err = insert_bid(tx, out, prev, ei);
-    db_res_free(r);
+    souk_errinfo_cleanup(&mine);
     return err;
 }
 
@@ -230,10 +310,6 @@ static int outbid_mail(struct db_conn *tx, const char *user_id, const struct bid
     return err;
 }
 
-struct fanout {
-    const char *bid_id;
-};
-
 static int load_bid(struct db_conn *tx, const char *id, struct bid *b, char prev[37],
                     struct souk_errinfo *ei)
 {
@@ -259,16 +335,15 @@ static int load_bid(struct db_conn *tx, const char *id, struct bid *b, char prev
     return err;
 }
 
-static int fanout_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
+static int fanout_one(struct db_conn *tx, const char *bid_id, struct souk_errinfo *ei)
 {
-    struct fanout *f = arg;
     struct auction a;
     struct bid b;
     char prev[37];
     json_t *ev;
     int err;
 
-    if ((err = load_bid(tx, f->bid_id, &b, prev, ei)) ||
+    if ((err = load_bid(tx, bid_id, &b, prev, ei)) ||
         (err = auctions_get(tx, b.auction_id, &a, ei)))
         return err;
     ev = bid_event(&b, &a);
@@ -281,13 +356,39 @@ static int fanout_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
     return err;
 }
 
+/* The job's payload: {"bid_ids": [...]} (the bids one transaction accepted,
+ * in seq order), or {"bid_id": ...} (one bid, as queued before batches). */
+static int fanout_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
+{
+    const json_t *payload = arg, *ids = json_object_get(payload, "bid_ids"), *id;
+    size_t i;
+    int err = 0;
+
+    if (!ids)
+        return fanout_one(tx, json_string_value(json_object_get(payload, "bid_id")), ei);
+    json_array_foreach(ids, i, id)
+        if ((err = fanout_one(tx, json_string_value(id), ei)))
+            break;
+    return err;
+}
+
 int auction_bid_job(struct db *db, const struct job *job, struct souk_errinfo *ei)
 {
-    struct fanout f = {json_string_value(json_object_get(job->payload, "bid_id"))};
+    const json_t *ids = json_object_get(job->payload, "bid_ids"), *id;
+    size_t i;
 
-    if (!f.bid_id || !uuid_valid(f.bid_id))
-        return souk_fail(ei, SOUK_PRECONDITION, "auction.bid: no bid_id");
-    return db_tx_run(db, fanout_tx, &f, ei);
+    if (ids) {
+        if (!json_is_array(ids) || json_array_size(ids) == 0)
+            return souk_fail(ei, SOUK_PRECONDITION, "auction.bid: bid_ids is not a list of ids");
+        json_array_foreach(ids, i, id)
+            if (!json_is_string(id) || !uuid_valid(json_string_value(id)))
+                return souk_fail(ei, SOUK_PRECONDITION, "auction.bid: a bid id is not a uuid");
+    } else {
+        const char *one = json_string_value(json_object_get(job->payload, "bid_id"));
+        if (!one || !uuid_valid(one))
+            return souk_fail(ei, SOUK_PRECONDITION, "auction.bid: no bid_id");
+    }
+    return db_tx_run(db, fanout_tx, (void *)job->payload, ei);
 }
 
 /* ---- lists ------------------------------------------------------------------------- */

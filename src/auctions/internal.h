@@ -17,6 +17,7 @@ struct db_res;
     "id, recipe_id, chef_id, owner_id, status, starting_price, min_increment, reserve_price, " \
     "currency, starts_at, ends_at, soft_close_seconds, current_price, leader_id, bid_count, " \
     "winner_id, created_at"
+#define AUCTION_NCOLS 17
 
 /* Job kinds */
 #define AUCTION_JOB_END "auction.end"
@@ -27,6 +28,27 @@ struct db_res;
 
 /* auctions.c */
 void auction_from_row(const struct db_res *r, int i, struct auction *a);
+
+/* One bid of a batch (bids.c): what was asked, and what came of it once the
+ * batch's transaction committed: err 0 and *out, or the refusal in err and ei
+ * (SOUK_FORBIDDEN for the owner, SOUK_CONFLICT auction_closed / bid_too_low). */
+struct bid_try {
+    const char *bidder_id;
+    int64_t amount;
+    struct bid *out;
+    int err;
+    struct souk_errinfo *ei;
+};
+#define BID_BATCH_MAX 64 /* BATCH_MAX of db/batch.h */
+
+/* The bids t[0..n) on one auction, in that order, in the caller's
+ * transaction: the row is held once and read once, each bid is decided on
+ * the row as the bids before it left it, and the accepted ones are written
+ * together (one UPDATE of the row, one INSERT, one fan-out job). Returns
+ * non-zero only when the batch as a whole fails (no such auction, the
+ * database); then nothing of it is kept. */
+int auctions_place_bids(struct db_conn *tx, const char *auction_id, struct bid_try *t, int n,
+                        struct souk_errinfo *ei);
 
 /* awards.c: inside a transaction, the end job at ends_at (unique per
  * auction and end time, so re-scheduling for a new end adds one job). */

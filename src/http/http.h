@@ -88,6 +88,8 @@ typedef int (*http_handler)(struct http_req *req);
 #define ROUTE_PROVIDER 0x800 /* may call the payment provider: runs on a fiber that parks
                                * while the call is in flight (core/fiber.h), so the worker
                                * thread serves other requests meanwhile */
+#define ROUTE_PARKS ROUTE_PROVIDER /* may wait for another request's transaction (a hot-row
+                                    * batch, db/batch.h): the same fiber, for the same reason */
 #define ROUTE_MULTIPART 0x400 /* multipart/form-data streamed to temporary files (multipart.c),
                                * body limit http_multipart_config's, not SOUK_MAX_BODY_BYTES */
 

@@ -152,3 +152,69 @@ def test_two_nodes_end_each_auction_once(souk, souk_factory, db_kind):
     notes = souk.get("/api/notifications/?page_size=100", token=users[0]["access"]).json()
     ended = [n for n in notes["results"] if n["type"] == "auction.ended"]
     assert len(ended) == len(auctions), "auction.ended once per auction"
+
+
+def batch_totals(server):
+    """(transactions, requests) of the bid sequencer (src/db/batch.c) from /metrics."""
+    got = {}
+    for line in server.get("/metrics").text.splitlines():
+        for name in ("souk_batch_transactions_total", "souk_batch_requests_total"):
+            if line.startswith(name + '{kind="bid"}'):
+                got[name] = float(line.split()[-1])
+    return got.get("souk_batch_transactions_total", 0), got.get("souk_batch_requests_total", 0)
+
+
+def test_a_burst_on_one_auction_gets_exact_answers(souk, db_kind):
+    """64 bidders released at once, each with one amount, five times: every request gets its
+    own exact answer (201 with its own seq, or 409 bid_too_low naming a minimum above its
+    amount), the row holds exactly the accepted bids, and on PostgreSQL the burst was applied
+    in batches (more requests than transactions: db/batch.h)."""
+    users = customers(souk, CLIENTS)
+    _, a = new_auction(souk, starting_price="10.00", min_increment="1.00", ends_at=ts(60))
+    t0, r0 = batch_totals(souk)
+    accepted, refused, errors = [], [], []
+    lock = threading.Lock()
+    for burst in range(5):
+        amounts = [1000 + (burst * CLIENTS + i) * 100 for i in range(CLIENTS)]
+        random.shuffle(amounts)
+        gate = threading.Barrier(CLIENTS)
+
+        def bid(user, amount):
+            s = requests.Session()
+            s.headers["Authorization"] = f"Bearer {user['access']}"
+            gate.wait()
+            r = s.post(souk.url + "/api/bids/", json={"auction_id": a["id"],
+                                                       "amount": money(amount)}, timeout=30)
+            with lock:
+                if r.status_code == 201:
+                    accepted.append((r.json()["seq"], amount, r.json()["id"]))
+                elif r.status_code == 409 and r.json()["code"] == "bid_too_low":
+                    refused.append((amount, cents(r.json()["minimum_next_bid"])))
+                else:
+                    errors.append((r.status_code, r.text))
+
+        threads = [threading.Thread(target=bid, args=(u, m)) for u, m in zip(users, amounts)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors, errors[:3]
+    assert len(accepted) + len(refused) == 5 * CLIENTS
+    accepted.sort()
+    assert [s for s, _, _ in accepted] == list(range(1, len(accepted) + 1))
+    assert all(b[1] > x[1] for x, b in zip(accepted, accepted[1:])), "amounts rise with seq"
+    assert all(m > amount for amount, m in refused), "a refusal names a minimum above the bid"
+    d = auction(souk, a["id"])
+    assert d["bid_count"] == len(accepted) and cents(d["current_price"]) == accepted[-1][1]
+    listed, url = [], f"/api/bids/recipes/{a['recipe_id']}/?page_size=100"
+    while url:
+        page = (souk.get(url) if url.startswith("/") else requests.get(url, timeout=30)).json()
+        listed += [x["id"] for x in page["results"]]
+        url = page["next"]
+    assert sorted(listed) == sorted(i for _, _, i in accepted), "exactly the accepted bids"
+    t1, r1 = batch_totals(souk)
+    assert r1 - r0 == 5 * CLIENTS, "every bid went through the sequencer"
+    if db_kind == "pgsql":
+        assert t1 - t0 < r1 - r0, "some bids shared a transaction"
+    else:
+        assert t1 - t0 == r1 - r0, "SQLite runs each bid alone"
