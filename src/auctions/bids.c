@@ -1,16 +1,16 @@
 /* bids.c - the atomic bid, the lists of bids, and the fan-out of an
  * accepted bid to everyone watching (bid.placed, bid.outbid, outbid mail).
  *
- * One bid = one transaction: the auction row is held first and the clock
- * read after (lock_and_now), then the conditional UPDATE of
- * the auction (every rule in its WHERE clause; the soft-close extension in
- * its SET) and the INSERT of the bid with the sequence number the UPDATE
- * returned. Both commit or neither does. When the UPDATE matches no row the
- * auction is read only to say why (bid_too_low, auction_closed, owner).
+ * Bids on one auction are placed in batches (auctions_place_bids; one bid
+ * is a batch of one): in one transaction the auction row is held and read
+ * first, the clock is read after, each bid is decided in C on the row as
+ * the bids before it left it (owner, auction_closed, bid_too_low; the soft
+ * close), and the accepted ones are written together: one UPDATE of the
+ * row, one INSERT of the bids, one fan-out job. All commit or none does.
  *
- * The fan-out (one notification per watcher) runs in a job inserted by the
- * bid's transaction, so the hot row's lock is held for three statements
- * only, whatever the number of watchers. Running that job twice (a worker
+ * The fan-out (one notification per watcher) runs in that job, so the hot
+ * row's lock is held for four statements only, whatever the number of
+ * watchers and bids. Running that job twice (a worker
  * that died) would notify twice; nothing else depends on it.
  *
  * Thread safety: stateless.
@@ -87,17 +87,19 @@ static int hold_auction(struct db_conn *tx, const char *auction_id, struct held 
     return 0;
 }
 
-/* Why a bid is refused, from the held row. */
-static int refusal(const struct auction *a, const char *bidder_id, int64_t now,
+/* Why a bid is refused on the held row at `now`, or 0 when it is not. */
+static int refusal(const struct auction *a, const struct bid_try *t, int64_t now,
                    struct souk_errinfo *ei)
 {
     char min[MONEY_STR_LEN];
 
-    if (!strcmp(a->owner_id, bidder_id))
+    if (!strcmp(a->owner_id, t->bidder_id))
         return souk_fail(ei, SOUK_FORBIDDEN, "the owner of an auction may not bid on it");
     if (strcmp(auctions_status_at(a, now), "open"))
         return souk_fail_code(ei, SOUK_CONFLICT, "auction_closed", "the auction is %s",
                               auctions_status_at(a, now));
+    if (t->amount >= auctions_minimum_next_bid(a))
+        return 0;
     money_format(auctions_minimum_next_bid(a), min);
     if (!ei->extra)
         ei->extra = json_object();
@@ -116,10 +118,10 @@ static int apply(struct held *h, const struct bid_try *t, int64_t now, char prev
     struct auction *a = &h->a;
     int64_t sc = (int64_t)a->soft_close_seconds * 1000000;
     struct bid *out = t->out;
+    int err = refusal(a, t, now, ei);
 
-    if (!strcmp(a->owner_id, t->bidder_id) || strcmp(auctions_status_at(a, now), "open") ||
-        t->amount < auctions_minimum_next_bid(a))
-        return refusal(a, t->bidder_id, now, ei);
+    if (err)
+        return err;
     str_copy(prev, 37, strcmp(a->leader_id, t->bidder_id) ? a->leader_id : "");
     str_copy(h->prev_leader, sizeof h->prev_leader, a->leader_id);
     a->has_price = 1;

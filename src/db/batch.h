@@ -17,8 +17,10 @@
  * burst) meanwhile. The transaction runs on the thread of the request at
  * the head of the queue (the leader); when it is done the leader wakes the
  * others and hands the queue to the next one. Called outside a fiber (the
- * CLI, a job, a handler without a fiber stack) batch_run runs a batch of one
- * on the spot. The queue is per node: nodes still contend for the row lock,
+ * CLI, a job, a handler without a fiber stack), or on SQLite (whose BEGIN
+ * IMMEDIATE already makes every writer wait for the whole file; batches
+ * measured slower there), batch_run runs a batch of one on the spot. The
+ * queue is per node: nodes still contend for the row lock,
  * each with its batches.
  *
  * fn may be run more than once for one batch (db_tx_run retries on
