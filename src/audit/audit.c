@@ -24,15 +24,15 @@ int audit_record(struct db_conn *c, const struct audit_actor *actor, const char 
     int err;
 
     uuid_v7(id);
-    err = db_exec(c,
-                  "INSERT INTO audit_log (id, at, actor_id, actor_role, action, target_type, "
-                  "target_id, before_json, after_json, note) "
-                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                  DB_PARAMS(DBT(id), DBI(clock_now_us()), DBT(who),
+    err = db_exec_later(c,
+                        "INSERT INTO audit_log (id, at, actor_id, actor_role, action, target_type, "
+                        "target_id, before_json, after_json, note) "
+                        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                        DB_PARAMS(DBT(id), DBI(clock_now_us()), DBT(who),
                             DBT(who && actor->role ? actor->role : ""), DBT(action),
                             DBT(target_type), DBT(target_id), DBT(b), DBT(a),
                             DBT(note ? note : "")),
-                  NULL, ei);
+                        ei);
     free(b);
     free(a);
     return err;

@@ -155,6 +155,7 @@ int db_open_pool(const char *url, int size, int lazy, struct db **out, struct so
         c->db = db;
         c->drv = db->drv;
         c->hooks_tail = &c->hooks;
+        c->later_tail = &c->later;
         if ((err = db->drv->connect(c, db->target, ei))) {
             if (!lazy) {
                 pool_free(db);
@@ -273,6 +274,7 @@ static void conn_tidy(struct db_conn *c)
     c->hooks = NULL;
     c->hooks_tail = &c->hooks;
     c->in_tx = 0;
+    db_later_free(db_later_take(c));
     if (!c->broken && c->drv->tx_open(c)) {
         struct souk_errinfo ei = {0};
 
@@ -303,6 +305,37 @@ enum db_dialect db_conn_dialect(const struct db_conn *c)
 
 /* ---- statements --------------------------------------------------------- */
 
+struct db_later *db_later_take(struct db_conn *c)
+{
+    struct db_later *q = c->later;
+
+    c->later = NULL;
+    c->later_tail = &c->later;
+    c->nlater = 0;
+    return q;
+}
+
+void db_later_free(struct db_later *q)
+{
+    while (q) {
+        struct db_later *next = q->next;
+        free(q);
+        q = next;
+    }
+}
+
+/* Sends what is queued on c, then sql (NULL: nothing more), in one round trip. */
+static int send_queued(struct db_conn *c, const char *sql, const struct db_param *p, int np,
+                       int script, struct db_res **out, int64_t *changed,
+                       struct souk_errinfo *ei)
+{
+    struct db_later *q = db_later_take(c);
+    int err = c->drv->pipeline(c, q, sql, p, np, script, out, changed, ei);
+
+    db_later_free(q);
+    return err;
+}
+
 int db_conn_query(struct db_conn *c, const char *sql, const struct db_param *p, int np,
                   struct db_res **out, int64_t *changed, struct souk_errinfo *ei)
 {
@@ -310,7 +343,62 @@ int db_conn_query(struct db_conn *c, const char *sql, const struct db_param *p, 
         return souk_fail(ei, SOUK_INTERNAL, "db: bad arguments");
     if (c->broken)
         return souk_fail(ei, SOUK_UNAVAILABLE, "database unavailable");
+    if (c->later)
+        return send_queued(c, sql, p, np, 0, out, changed, ei);
     return c->drv->query(c, sql, p, np, out, changed, ei);
+}
+
+/* A copy of the statement in one allocation: the struct, the parameters,
+ * then the SQL and the text values. */
+static struct db_later *later_new(const char *sql, const struct db_param *p, int np)
+{
+    size_t len = sizeof(struct db_later) + (size_t)np * sizeof(struct db_param) + strlen(sql) + 1;
+    struct db_param *cp;
+    struct db_later *l;
+    char *text;
+
+    for (int i = 0; i < np; i++)
+        if (p[i].type == DB_TEXT && p[i].s)
+            len += strlen(p[i].s) + 1;
+    l = xmalloc(len);
+    cp = (struct db_param *)(l + 1);
+    text = (char *)(cp + np);
+    l->sql = text;
+    text = stpcpy(text, sql) + 1;
+    for (int i = 0; i < np; i++) {
+        cp[i] = p[i];
+        if (p[i].type == DB_TEXT && p[i].s) {
+            cp[i].s = text;
+            text = stpcpy(text, p[i].s) + 1;
+        }
+    }
+    l->p = cp;
+    l->np = np;
+    l->next = NULL;
+    return l;
+}
+
+int db_exec_later(struct db_conn *c, const char *sql, const struct db_param *p, int np,
+                  struct souk_errinfo *ei)
+{
+    int err;
+
+    if (!c || !c->in_tx || !c->drv->pipeline)
+        return db_exec(c, sql, p, np, NULL, ei);
+    if (!sql || np < 0 || (np > 0 && !p))
+        return souk_fail(ei, SOUK_INTERNAL, "db: bad arguments");
+    if (fault_hit()) {
+        log_warn("db: injected fault (sql: %.300s)", sql);
+        return souk_fail(ei, SOUK_INTERNAL, "injected database fault");
+    }
+    if (c->broken)
+        return souk_fail(ei, SOUK_UNAVAILABLE, "database unavailable");
+    if (c->nlater >= DB_LATER_MAX && (err = send_queued(c, NULL, NULL, 0, 0, NULL, NULL, ei)))
+        return err;
+    *c->later_tail = later_new(sql, p, np);
+    c->later_tail = &(*c->later_tail)->next;
+    c->nlater++;
+    return 0;
 }
 
 static int run(struct db_conn *c, const char *sql, const struct db_param *p, int np,
@@ -343,6 +431,8 @@ int db_conn_script(struct db_conn *c, const char *sql, struct souk_errinfo *ei)
 {
     if (c->broken)
         return souk_fail(ei, SOUK_UNAVAILABLE, "database unavailable");
+    if (c->later) /* the queued writes go with it: COMMIT, say */
+        return send_queued(c, sql, NULL, 0, 1, NULL, NULL, ei);
     return c->drv->script(c, sql, ei);
 }
 

@@ -67,6 +67,16 @@ int db_query(struct db_conn *c, const char *sql, const struct db_param *p, int n
 /* Same, discarding rows; *changed (may be NULL) gets the affected row count. */
 int db_exec(struct db_conn *c, const char *sql, const struct db_param *p, int np,
             int64_t *changed, struct souk_errinfo *ei);
+/* A write whose answer the caller does not need now (an INSERT of a history
+ * row, a notification, a job): inside db_tx_run on PostgreSQL it is queued
+ * and sent with the next statement of the transaction, or with its COMMIT,
+ * in one round trip (libpq pipeline mode); its failure, if any, is returned
+ * by that statement (or by db_tx_run), with the same classification.
+ * Elsewhere (SQLite, outside a transaction) it runs at once, like db_exec.
+ * Use it only where no caller tells one failure of this statement from
+ * another; the statements of a transaction still run in the order given. */
+int db_exec_later(struct db_conn *c, const char *sql, const struct db_param *p, int np,
+                  struct souk_errinfo *ei);
 /* Runs a script of several statements without parameters (migrations only). */
 int db_exec_script(struct db_conn *c, const char *sql, struct souk_errinfo *ei);
 

@@ -93,7 +93,25 @@ struct db_conn {
     int broken;                  /* the connection was lost: reconnect on next acquire */
     int in_tx;                   /* inside db_tx_run */
     struct db_hook *hooks, **hooks_tail; /* after-commit hooks, in registration order */
+    struct db_later *later, **later_tail; /* db_exec_later statements not sent yet */
+    int nlater;
 };
+
+/* A statement of db_exec_later waiting to be sent, with copies of its SQL
+ * and parameters (one allocation). */
+struct db_later {
+    const char *sql;
+    const struct db_param *p;
+    int np;
+    struct db_later *next;
+};
+
+#define DB_LATER_MAX 64 /* queued statements beyond this are sent at once */
+
+/* db.c: takes c's queue of later statements (the caller frees it with
+ * db_later_free); drops it when the transaction ends without a commit. */
+struct db_later *db_later_take(struct db_conn *c);
+void db_later_free(struct db_later *q);
 
 struct db_driver {
     enum db_dialect dialect;
@@ -114,6 +132,14 @@ struct db_driver {
     /* Optional: non-zero when an idle connection is known to be gone (the
      * server said goodbye or closed it); costs no round trip. */
     int (*idle_lost)(struct db_conn *c);
+    /* Optional: sends the statements of q, then sql (may be NULL; with
+     * script set, a parameterless command such as COMMIT), in one round trip,
+     * and reads all their results: the first failure is returned, the
+     * statements after it did nothing. out/changed are sql's. Without it,
+     * db_exec_later runs each statement at once. */
+    int (*pipeline)(struct db_conn *c, const struct db_later *q, const char *sql,
+                    const struct db_param *p, int np, int script, struct db_res **out,
+                    int64_t *changed, struct souk_errinfo *ei);
 };
 
 extern const struct db_driver db_driver_sqlite;

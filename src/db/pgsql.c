@@ -275,6 +275,100 @@ static int pg_query(struct db_conn *c, const char *sql, const struct db_param *p
     return 0;
 }
 
+/* ---- pipelines ----------------------------------------------------------
+ * db_exec_later's queue goes with the statement (or the COMMIT) that needs
+ * an answer: all of them sent in pipeline mode with one Sync, so the server
+ * runs them in order and the whole costs one round trip. Statements not yet
+ * prepared in this session are prepared first (PQprepare is not allowed in
+ * a pipeline). After a failure the server skips the rest up to the Sync
+ * (PGRES_PIPELINE_ABORTED), and the transaction is in error. */
+
+#define PG_PIPE_MAX (DB_LATER_MAX + 1)
+
+struct pipe_stmt {
+    const char *sql, *name; /* name NULL: unprepared (PQsendQueryParams) */
+    const struct db_param *p;
+    int np;
+};
+
+static int pipe_send(PGconn *pc, const struct pipe_stmt *st)
+{
+    const char **values = param_values(st->p, st->np);
+    int ok = st->name ? PQsendQueryPrepared(pc, st->name, st->np, values, NULL, NULL, 0)
+                      : PQsendQueryParams(pc, st->sql, st->np, NULL, values, NULL, NULL, 0);
+    free(values);
+    return ok;
+}
+
+/* Reads the results of n sent statements and the Sync; the last one's rows
+ * and count go to out/changed. The first failure wins. */
+static int pipe_read(struct db_conn *c, const struct pipe_stmt *st, int n, struct db_res **out,
+                     int64_t *changed, struct souk_errinfo *ei)
+{
+    PGconn *pc = conn_of(c);
+    PGresult *res;
+    int err = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (!(res = PQgetResult(pc)))
+            return err ? err : pg_fail(c, NULL, st[i].sql, ei);
+        if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED || (err && !res_ok(res))) {
+            PQclear(res);
+        } else if (!res_ok(res)) {
+            err = pg_fail(c, res, st[i].sql, ei);
+        } else {
+            if (i == n - 1 && changed) {
+                const char *k = PQcmdTuples(res);
+                *changed = *k ? strtoll(k, NULL, 10) : 0;
+            }
+            if (i == n - 1 && out)
+                *out = materialise(res);
+            PQclear(res);
+        }
+        while ((res = PQgetResult(pc))) /* the end of this statement's results */
+            PQclear(res);
+    }
+    res = PQgetResult(pc);
+    if (PQresultStatus(res) != PGRES_PIPELINE_SYNC && !err)
+        err = pg_fail(c, res, "(pipeline sync)", ei);
+    else
+        PQclear(res);
+    return err;
+}
+
+static int pg_pipeline(struct db_conn *c, const struct db_later *q, const char *sql,
+                       const struct db_param *p, int np, int script, struct db_res **out,
+                       int64_t *changed, struct souk_errinfo *ei)
+{
+    struct pipe_stmt st[PG_PIPE_MAX];
+    PGconn *pc = conn_of(c);
+    int n = 0, sent = 0, err;
+
+    for (; q && n < PG_PIPE_MAX - 1; q = q->next)
+        st[n++] = (struct pipe_stmt){q->sql, NULL, q->p, q->np};
+    if (sql)
+        st[n++] = (struct pipe_stmt){sql, NULL, p, np};
+    for (int i = 0; i < n; i++)
+        if (!db_pg_tx_pooling() && !(script && sql && i == n - 1) &&
+            (err = prepare(c, st[i].sql, &st[i].name, ei)))
+            return err;
+    if (!PQenterPipelineMode(pc))
+        return pg_fail(c, NULL, "(pipeline)", ei);
+    while (sent < n && pipe_send(pc, &st[sent]))
+        sent++;
+    if (sent < n || !PQpipelineSync(pc)) {
+        c->broken = 1; /* the session is in an unknown state: start a new one */
+        return pg_fail(c, NULL, st[sent < n ? sent : n - 1].sql, ei);
+    }
+    err = pipe_read(c, st, n, out, changed, ei);
+    if (!PQexitPipelineMode(pc)) {
+        c->broken = 1;
+        if (!err)
+            err = pg_fail(c, NULL, "(pipeline end)", ei);
+    }
+    return err;
+}
+
 static int pg_script(struct db_conn *c, const char *sql, struct souk_errinfo *ei)
 {
     PGresult *res = PQexec(conn_of(c), sql);
@@ -330,4 +424,5 @@ const struct db_driver db_driver_pgsql = {
     .script = pg_script,
     .tx_open = pg_tx_open,
     .idle_lost = pg_idle_lost,
+    .pipeline = pg_pipeline,
 };

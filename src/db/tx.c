@@ -88,6 +88,7 @@ static void rollback_quiet(struct db_conn *c)
 {
     struct souk_errinfo ei = {0};
 
+    db_later_free(db_later_take(c)); /* what was not sent is not wanted */
     if (!c->broken && c->drv->tx_open(c))
         db_conn_script(c, "ROLLBACK", &ei);
     souk_errinfo_cleanup(&ei);

@@ -197,11 +197,12 @@ int notify(struct db_conn *tx, const char *user_id, const char *type, const json
     uuid_v7(e->id);
     snprintf(e->type, sizeof e->type, "%s", type);
     text = payload ? json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    err = db_exec(tx,
-                  "INSERT INTO notifications (id, user_id, type, payload, created_at) "
-                  "VALUES ($1, $2, $3, $4, $5)",
-                  DB_PARAMS(DBT(e->id), DBT(e->user), DBT(type), DBT(text ? text : "{}"), DBI(now)),
-                  NULL, ei);
+    err = db_exec_later(tx,
+                        "INSERT INTO notifications (id, user_id, type, payload, created_at) "
+                        "VALUES ($1, $2, $3, $4, $5)",
+                        DB_PARAMS(DBT(e->id), DBT(e->user), DBT(type),
+                                  DBT(text ? text : "{}"), DBI(now)),
+                        ei);
     if (!err) {
         j = notify_json(e->id, type, text ? text : "{}", now, 0, 1);
         e->data = json_dumps(j, JSON_COMPACT);

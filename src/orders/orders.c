@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/money.h"
 #include "core/uuid.h"
+#include "db/batch.h"
 #include "db/db.h"
 #include "jobs/jobs.h"
 #include "notify/notify.h"
@@ -123,12 +124,12 @@ static int history_add(struct db_conn *tx, const struct order *o, const char *fr
     char id[UUID_STR_LEN];
 
     uuid_v7(id);
-    return db_exec(tx,
-                   "INSERT INTO order_history (id, order_id, from_status, to_status, actor, "
-                   "actor_id, note, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                   DB_PARAMS(DBT(id), DBT(o->id), DBT(from), DBT(to), DBT(who->kind),
+    return db_exec_later(tx,
+                         "INSERT INTO order_history (id, order_id, from_status, to_status, actor, "
+                         "actor_id, note, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                         DB_PARAMS(DBT(id), DBT(o->id), DBT(from), DBT(to), DBT(who->kind),
                              DBT(who->user_id), DBT(note), DBI(clock_now_us())),
-                   NULL, ei);
+                         ei);
 }
 
 /* order.updated to the customer and to the vendor. */
@@ -248,17 +249,20 @@ int orders_refunded_tx(struct db_conn *tx, struct order *o, const struct order_a
 
 /* ---- placing an order --------------------------------------------------------------- */
 
-struct create_args {
-    const char *customer_id, *variant_id;
+/* One order of a variant's batch (db/batch.h). */
+struct order_try {
+    const char *customer_id, *customer_email, *variant_id;
     int quantity;
     const struct vendor_profile *vendor;
     struct arena *a;
     struct order *o;
+    int err;                 /* this order's own refusal (out_of_stock, no such variant) */
+    struct souk_errinfo *ei; /* and its detail */
 };
 
 static int insert_order(struct db_conn *tx, const struct order *o, struct souk_errinfo *ei)
 {
-    return db_exec(
+    return db_exec_later(
         tx,
         "INSERT INTO orders (id, customer_id, vendor_id, vendor_user_id, service_id, variant_id, "
         "customer_email, vendor_name, service_name, variant_name, unit_price, quantity, "
@@ -269,47 +273,73 @@ static int insert_order(struct db_conn *tx, const struct order *o, struct souk_e
                   DBT(o->vendor_name), DBT(o->service_name), DBT(o->variant_name),
                   DBI(o->unit_price), DBI(o->quantity), DBI(o->total_amount),
                   DBT(o->currency), DBI(o->created_at)),
-        NULL, ei);
+        ei);
 }
 
-static int create_tx(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
+/* The rows of one order whose stock is taken (st). */
+static int write_order(struct db_conn *tx, const struct order_try *t, const struct stock_take *st,
+                       struct souk_errinfo *ei)
 {
-    struct create_args *c = arg;
-    struct order *o = c->o;
-    struct stock_take st;
-    struct user u;
+    struct order *o = t->o;
     int err;
 
-    if ((err = catalog_stock_take_tx(tx, c->variant_id, c->quantity, c->a, &st, ei)))
-        return err;
-    if (strcmp(st.vendor_id, c->vendor->id) != 0)
-        return souk_fail(ei, SOUK_RETRY, "the variant changed hands"); /* cannot happen */
-    if ((err = users_get(tx, c->customer_id, &u, ei)))
-        return err;
     memset(o, 0, sizeof *o);
     uuid_v7(o->id);
-    str_copy(o->customer_id, sizeof o->customer_id, c->customer_id);
-    str_copy(o->vendor_id, sizeof o->vendor_id, c->vendor->id);
-    str_copy(o->vendor_user_id, sizeof o->vendor_user_id, c->vendor->user_id);
-    str_copy(o->service_id, sizeof o->service_id, st.service_id);
-    str_copy(o->variant_id, sizeof o->variant_id, c->variant_id);
-    o->customer_email = arena_strdup(c->a, u.email);
-    o->vendor_name = c->vendor->business_name;
-    o->service_name = st.service_name;
-    o->variant_name = st.variant_name;
-    o->unit_price = st.price;
-    o->quantity = c->quantity;
-    o->total_amount = st.price * c->quantity;
-    str_copy(o->currency, sizeof o->currency, st.currency);
+    str_copy(o->customer_id, sizeof o->customer_id, t->customer_id);
+    str_copy(o->vendor_id, sizeof o->vendor_id, t->vendor->id);
+    str_copy(o->vendor_user_id, sizeof o->vendor_user_id, t->vendor->user_id);
+    str_copy(o->service_id, sizeof o->service_id, st->service_id);
+    str_copy(o->variant_id, sizeof o->variant_id, t->variant_id);
+    o->customer_email = t->customer_email;
+    o->vendor_name = t->vendor->business_name;
+    o->service_name = st->service_name;
+    o->variant_name = st->variant_name;
+    o->unit_price = st->price;
+    o->quantity = t->quantity;
+    o->total_amount = st->price * t->quantity;
+    str_copy(o->currency, sizeof o->currency, st->currency);
     str_copy(o->status, sizeof o->status, "pending");
     o->created_at = o->updated_at = clock_now_us();
-    o->variant_stock = st.stock_left;
+    o->variant_stock = st->stock_left;
     if ((err = insert_order(tx, o, ei)) ||
         (err = history_add(tx, o, NULL, "pending",
                            &(struct order_actor){"customer", o->customer_id}, "placed", ei)) ||
         (err = orders_checkout_create_tx(tx, o, ei)))
         return err;
     return notify_both(tx, o, NULL, "placed", ei);
+}
+
+/* The orders of one variant's batch, in arrival order, in one transaction:
+ * the first takes the row lock, the others find it held by their own
+ * transaction. An order the stock cannot serve gets its own 409 (the
+ * conditional update changes nothing, so the transaction goes on); any
+ * other failure fails the batch. May run again on SOUK_RETRY: outcomes
+ * are reset first. */
+static int order_batch(struct db_conn *tx, void **args, int n, struct souk_errinfo *ei)
+{
+    for (int i = 0; i < n; i++) {
+        struct order_try *t = args[i];
+        t->err = 0;
+        souk_errinfo_cleanup(t->ei);
+        memset(t->ei, 0, sizeof *t->ei);
+    }
+    for (int i = 0; i < n; i++) {
+        struct order_try *t = args[i];
+        struct stock_take st;
+        int err = catalog_stock_take_tx(tx, t->variant_id, t->quantity, t->a, &st, ei);
+
+        if (err == SOUK_CONFLICT || err == SOUK_NOT_FOUND) {
+            t->err = err; /* the refusal moves to the order's own errinfo */
+            *t->ei = *ei;
+            memset(ei, 0, sizeof *ei);
+            continue;
+        }
+        if (!err && strcmp(st.vendor_id, t->vendor->id) != 0)
+            err = souk_fail(ei, SOUK_RETRY, "the variant changed hands"); /* cannot happen */
+        if (err || (err = write_order(tx, t, &st, ei)))
+            return err;
+    }
+    return 0;
 }
 
 struct release_args {
@@ -333,21 +363,44 @@ static int retry_fn(struct db_conn *tx, void *arg, struct souk_errinfo *ei)
     return orders_checkout_retry_tx(tx, arg, ei);
 }
 
+static int customer_fn(struct db_conn *c, void *arg, struct souk_errinfo *ei)
+{
+    struct user *u = arg;
+    return users_get(c, u->id, u, ei);
+}
+
+/* An order joins the batch of its variant: orders of the same variant that
+ * arrive while one of its transactions is in flight are placed together by
+ * the next one, each with its own answer; each request then opens its own
+ * checkout after the commit. */
 int orders_create(struct db *db, const char *customer_id, const char *variant_id, int quantity,
                   struct arena *a, struct order *out, struct souk_errinfo *ei)
 {
     struct vendor_profile vendor;
     struct variant v;
-    char vendor_id[37];
+    struct user u = {0};
+    struct souk_errinfo mine = {0};
+    char vendor_id[37], key[48];
     int err;
 
-    /* Display facts first (who sells it); the stock itself is only ever
-     * touched by the conditional update inside the transaction. */
+    /* Display facts first (who sells it, who buys); the stock itself is
+     * only ever touched by the conditional update inside the transaction. */
+    str_copy(u.id, sizeof u.id, customer_id);
     if ((err = catalog_variant_get(db, variant_id, a, &v, vendor_id, ei)) ||
-        (err = vendors_get(db, vendor_id, a, &vendor, ei)))
+        (err = vendors_get(db, vendor_id, a, &vendor, ei)) ||
+        (err = db_run(db, customer_fn, &u, ei)))
         return err;
-    struct create_args c = {customer_id, variant_id, quantity, &vendor, a, out};
-    if ((err = db_tx_run(db, create_tx, &c, ei)))
+    struct order_try t = {customer_id, arena_strdup(a, u.email), v.id, quantity, &vendor, a,
+                          out, 0, &mine};
+    snprintf(key, sizeof key, "order:%s", v.id);
+    err = batch_run(db, key, order_batch, &t, ei);
+    if (!err && t.err) {
+        souk_errinfo_cleanup(ei);
+        *ei = mine;
+        return t.err;
+    }
+    souk_errinfo_cleanup(&mine);
+    if (err)
         return err;
     err = orders_checkout_open(db, out, a, ei);
     if (err && payments_outcome_unknown(ei)) {

@@ -85,10 +85,10 @@ int orders_checkout_create_tx(struct db_conn *tx, struct order *o, struct souk_e
     snprintf(o->payment_id, sizeof o->payment_id, "%s", cs.payment_id);
     o->checkout_expires_at = cs.expires_at;
     o->payment_url = NULL;
-    err = db_exec(tx,
-                  "UPDATE orders SET payment_id = $2, checkout_expires_at = $3, "
-                  "payment_url = NULL WHERE id = $1",
-                  DB_PARAMS(DBT(o->id), DBT(cs.payment_id), DBI(cs.expires_at)), NULL, ei);
+    err = db_exec_later(tx,
+                        "UPDATE orders SET payment_id = $2, checkout_expires_at = $3, "
+                        "payment_url = NULL WHERE id = $1",
+                        DB_PARAMS(DBT(o->id), DBT(cs.payment_id), DBI(cs.expires_at)), ei);
     if (err)
         return err;
     /* souk's own clock: the order is released at expiry even if the

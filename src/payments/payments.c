@@ -326,15 +326,15 @@ static int insert_intent(struct db_conn *tx, const struct checkout_spec *s, cons
     str_copy(out->currency, sizeof out->currency, s->currency ? s->currency : "usd");
     out->amount = total;
     out->expires_at = expires_s * 1000000;
-    err = db_exec(tx,
-                  "INSERT INTO payments (id, user_id, purpose, object_id, attempt, mode, amount, "
-                  "currency, idempotency_key, spec, expires_at, created_at, updated_at) "
-                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
-                  DB_PARAMS(DBT(out->payment_id), DBT(s->user_id), DBT(s->purpose),
+    err = db_exec_later(tx,
+                        "INSERT INTO payments (id, user_id, purpose, object_id, attempt, mode, amount, "
+                        "currency, idempotency_key, spec, expires_at, created_at, updated_at) "
+                        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+                        DB_PARAMS(DBT(out->payment_id), DBT(s->user_id), DBT(s->purpose),
                             DBT(s->object_id), DBI(s->attempt),
                             DBT(s->mode ? s->mode : "payment"), DBI(total), DBT(out->currency),
                             DBT(key), DBT(spec_text), DBI(out->expires_at), DBI(now)),
-                  NULL, ei);
+                        ei);
     free(spec_text);
     json_decref(spec);
     return err;
@@ -479,7 +479,7 @@ static int session_record(struct db *db, const struct payment_row *p, const json
 
     if (!id || !url || strlen(id) >= PAYMENTS_ID_MAX || strlen(url) >= PAYMENTS_URL_MAX)
         return souk_fail(ei, SOUK_UPSTREAM, "payment provider: session without id or url");
-    int err = db_tx_run(db, record_session, &a, ei);
+    int err = db_run(db, record_session, &a, ei); /* one statement: no BEGIN/COMMIT */
     if (err)
         return err;
     str_copy(cs->session_id, sizeof cs->session_id, id);

@@ -165,16 +165,16 @@ static int obj_put(struct db_conn *tx, const char *type, const char *state, json
     int err;
 
     if (insert)
-        err = db_exec(tx,
-                      "INSERT INTO sandbox_objects (id, type, state, object, private, "
-                      "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
-                      DB_PARAMS(DBT(id), DBT(type), DBT(state), DBT(text), DBT(ptext), DBI(now)),
-                      NULL, ei);
+        err = db_exec_later(
+            tx,
+            "INSERT INTO sandbox_objects (id, type, state, object, private, created_at, "
+            "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            DB_PARAMS(DBT(id), DBT(type), DBT(state), DBT(text), DBT(ptext), DBI(now)), ei);
     else
-        err = db_exec(tx,
-                      "UPDATE sandbox_objects SET state = $2, object = $3, private = $4, "
-                      "updated_at = $5 WHERE id = $1",
-                      DB_PARAMS(DBT(id), DBT(state), DBT(text), DBT(ptext), DBI(now)), NULL, ei);
+        err = db_exec_later(tx,
+                            "UPDATE sandbox_objects SET state = $2, object = $3, private = $4, "
+                            "updated_at = $5 WHERE id = $1",
+                            DB_PARAMS(DBT(id), DBT(state), DBT(text), DBT(ptext), DBI(now)), ei);
     free(text);
     free(ptext);
     return err;
@@ -1305,11 +1305,11 @@ static int sbx_idem_settle(struct db_conn *tx, const char *key, const struct sbx
     int err;
 
     if (out->status < 200 || out->status > 299)
-        return db_exec(tx, "DELETE FROM sandbox_idempotency WHERE key = $1",
-                       DB_PARAMS(DBT(key)), NULL, ei);
+        return db_exec_later(tx, "DELETE FROM sandbox_idempotency WHERE key = $1",
+                             DB_PARAMS(DBT(key)), ei);
     text = json_dumps(out->body, JSON_COMPACT);
-    err = db_exec(tx, "UPDATE sandbox_idempotency SET status = $2, body = $3 WHERE key = $1",
-                  DB_PARAMS(DBT(key), DBI(out->status), DBT(text)), NULL, ei);
+    err = db_exec_later(tx, "UPDATE sandbox_idempotency SET status = $2, body = $3 WHERE key = $1",
+                        DB_PARAMS(DBT(key), DBI(out->status), DBT(text)), ei);
     free(text);
     return err;
 }

@@ -319,3 +319,14 @@ def routes():
         if len(parts) >= 2 and parts[0].isupper() and parts[1].startswith("/"):
             out.append((parts[0], parts[1]))
     return out
+
+
+def batch_totals(server, kind):
+    """(transactions, requests) of the hot-row sequencer (src/db/batch.c) for one kind of key
+    ("bid", "order"), from /metrics."""
+    got = {}
+    for line in server.get("/metrics").text.splitlines():
+        for name in ("souk_batch_transactions_total", "souk_batch_requests_total"):
+            if line.startswith(name + '{kind="%s"}' % kind):
+                got[name] = float(line.split()[-1])
+    return got.get("souk_batch_transactions_total", 0), got.get("souk_batch_requests_total", 0)

@@ -10,6 +10,7 @@ import time
 import pytest
 import requests
 
+import souk_client
 from auctions_support import (auction, auctions_served, cents, customers, money, new_auction,
                               parse_ts, ts, wait_for)
 
@@ -154,16 +155,6 @@ def test_two_nodes_end_each_auction_once(souk, souk_factory, db_kind):
     assert len(ended) == len(auctions), "auction.ended once per auction"
 
 
-def batch_totals(server):
-    """(transactions, requests) of the bid sequencer (src/db/batch.c) from /metrics."""
-    got = {}
-    for line in server.get("/metrics").text.splitlines():
-        for name in ("souk_batch_transactions_total", "souk_batch_requests_total"):
-            if line.startswith(name + '{kind="bid"}'):
-                got[name] = float(line.split()[-1])
-    return got.get("souk_batch_transactions_total", 0), got.get("souk_batch_requests_total", 0)
-
-
 def test_a_burst_on_one_auction_gets_exact_answers(souk, db_kind):
     """64 bidders released at once, each with one amount, five times: every request gets its
     own exact answer (201 with its own seq, or 409 bid_too_low naming a minimum above its
@@ -171,7 +162,7 @@ def test_a_burst_on_one_auction_gets_exact_answers(souk, db_kind):
     in batches (more requests than transactions: db/batch.h)."""
     users = customers(souk, CLIENTS)
     _, a = new_auction(souk, starting_price="10.00", min_increment="1.00", ends_at=ts(60))
-    t0, r0 = batch_totals(souk)
+    t0, r0 = souk_client.batch_totals(souk, "bid")
     accepted, refused, errors = [], [], []
     lock = threading.Lock()
     for burst in range(5):
@@ -212,7 +203,7 @@ def test_a_burst_on_one_auction_gets_exact_answers(souk, db_kind):
         listed += [x["id"] for x in page["results"]]
         url = page["next"]
     assert sorted(listed) == sorted(i for _, _, i in accepted), "exactly the accepted bids"
-    t1, r1 = batch_totals(souk)
+    t1, r1 = souk_client.batch_totals(souk, "bid")
     assert r1 - r0 == 5 * CLIENTS, "every bid went through the sequencer"
     if db_kind == "pgsql":
         assert t1 - t0 < r1 - r0, "some bids shared a transaction"

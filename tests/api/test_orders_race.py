@@ -15,6 +15,8 @@ import time
 import pytest
 import requests
 
+import souk_client
+
 from orders_helpers import (ORDER_ENV, customer, get_order, make_shop, pay, require_order_routes,
                             stock_of, wait_for)
 
@@ -192,3 +194,32 @@ def test_expired_order_gets_a_new_link(srv):
     assert pay(body["payment_url"]).status_code == 303
     wait_for(lambda: get_order(srv, buyer, o["id"])["status"] == "processing", what="paid")
     assert stock_of(srv, vid) == 0
+
+
+def test_a_burst_on_one_variant_gets_exact_answers(hold, db_kind):
+    """64 buyers released at once, three times, on a stock of 150: each request gets its own
+    exact answer, a 201 whose variant.stock is what its own order left (so the 150 answers
+    are 149 ... 0, each once) or 409 out_of_stock once nothing is left; nothing is oversold;
+    and on PostgreSQL the bursts were placed in batches (db/batch.h)."""
+    srv = hold
+    shop = make_shop(srv, stock=150)
+    vid = shop["variant"]["id"]
+    buyers = [customer(srv) for _ in range(16)]
+    t0, r0 = souk_client.batch_totals(srv, "order")
+    res = []
+    for _ in range(3):
+        res += hammer(srv, [buyers[i % 16]["access"] for i in range(CLIENTS)], vid, 1)
+    ok = [b for c, _, b in res if c == 201]
+    refused = [b for c, _, b in res if c == 409]
+    assert len(ok) + len(refused) == 3 * CLIENTS, {c for c, _, _ in res}
+    assert len(ok) == 150 and len({b["id"] for b in ok}) == 150
+    assert sorted(b["variant"]["stock"] for b in ok) == list(range(150)), "each its own stock"
+    assert all(b["code"] == "out_of_stock" for b in refused)
+    assert all(b["payment_url"] for b in ok), "each opened its own checkout"
+    assert stock_of(srv, vid) == 0
+    t1, r1 = souk_client.batch_totals(srv, "order")
+    assert r1 - r0 == 3 * CLIENTS, "every order went through the sequencer"
+    if db_kind == "pgsql":
+        assert t1 - t0 < r1 - r0, "some orders shared a transaction"
+    else:
+        assert t1 - t0 == r1 - r0, "SQLite places each order alone"
