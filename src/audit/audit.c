@@ -29,9 +29,9 @@ int audit_record(struct db_conn *c, const struct audit_actor *actor, const char 
                         "target_id, before_json, after_json, note) "
                         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                         DB_PARAMS(DBT(id), DBI(clock_now_us()), DBT(who),
-                            DBT(who && actor->role ? actor->role : ""), DBT(action),
-                            DBT(target_type), DBT(target_id), DBT(b), DBT(a),
-                            DBT(note ? note : "")),
+                                  DBT(who && actor->role ? actor->role : ""), DBT(action),
+                                  DBT(target_type), DBT(target_id), DBT(b), DBT(a),
+                                  DBT(note ? note : "")),
                         ei);
     free(b);
     free(a);

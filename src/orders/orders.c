@@ -128,7 +128,7 @@ static int history_add(struct db_conn *tx, const struct order *o, const char *fr
                          "INSERT INTO order_history (id, order_id, from_status, to_status, actor, "
                          "actor_id, note, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                          DB_PARAMS(DBT(id), DBT(o->id), DBT(from), DBT(to), DBT(who->kind),
-                             DBT(who->user_id), DBT(note), DBI(clock_now_us())),
+                                   DBT(who->user_id), DBT(note), DBI(clock_now_us())),
                          ei);
 }
 

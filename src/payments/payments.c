@@ -327,13 +327,15 @@ static int insert_intent(struct db_conn *tx, const struct checkout_spec *s, cons
     out->amount = total;
     out->expires_at = expires_s * 1000000;
     err = db_exec_later(tx,
-                        "INSERT INTO payments (id, user_id, purpose, object_id, attempt, mode, amount, "
-                        "currency, idempotency_key, spec, expires_at, created_at, updated_at) "
-                        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+                        "INSERT INTO payments (id, user_id, purpose, object_id, attempt, mode, "
+                        "amount, currency, idempotency_key, spec, expires_at, created_at, "
+                        "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+                        "$12)",
                         DB_PARAMS(DBT(out->payment_id), DBT(s->user_id), DBT(s->purpose),
-                            DBT(s->object_id), DBI(s->attempt),
-                            DBT(s->mode ? s->mode : "payment"), DBI(total), DBT(out->currency),
-                            DBT(key), DBT(spec_text), DBI(out->expires_at), DBI(now)),
+                                  DBT(s->object_id), DBI(s->attempt),
+                                  DBT(s->mode ? s->mode : "payment"), DBI(total),
+                                  DBT(out->currency), DBT(key), DBT(spec_text),
+                                  DBI(out->expires_at), DBI(now)),
                         ei);
     free(spec_text);
     json_decref(spec);

@@ -330,3 +330,14 @@ def batch_totals(server, kind):
             if line.startswith(name + '{kind="%s"}' % kind):
                 got[name] = float(line.split()[-1])
     return got.get("souk_batch_transactions_total", 0), got.get("souk_batch_requests_total", 0)
+
+
+def assert_batched(before, after, n, db_kind, what):
+    """The sequencer took all n requests (batch_totals before/after); on PostgreSQL some shared
+    a transaction, on SQLite each ran alone."""
+    (t0, r0), (t1, r1) = before, after
+    assert r1 - r0 == n, f"every {what} went through the sequencer"
+    if db_kind == "pgsql":
+        assert t1 - t0 < r1 - r0, f"some {what}s shared a transaction"
+    else:
+        assert t1 - t0 == r1 - r0, f"SQLite runs each {what} alone"
